@@ -1,0 +1,52 @@
+"""What every ``flakebench`` sub-command shares: the store URL and the console."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from rich.console import Console
+
+from pytest_flakebench.stores import DEFAULT_STORE_URL, ResultStore, open_store
+
+STORE_ENV = "FLAKEBENCH_STORE"
+# Rich falls back to 80 columns when stdout is not a terminal (CI logs, pipes, tests), which
+# folds run tables into unreadable cells; logs are wide, so use a wider page there (at least
+# _MIN_PIPE_WIDTH even if COLUMNS, often inherited from a narrow terminal, says less).
+_PIPE_WIDTH = 160
+_MIN_PIPE_WIDTH = 120
+
+
+def store_url(option: str | None) -> str:
+    """``--store``, else ``$FLAKEBENCH_STORE``, else the default SQLite file in the cwd."""
+    return option or os.environ.get(STORE_ENV) or DEFAULT_STORE_URL
+
+
+def console() -> Console:
+    """A console on the current ``sys.stdout`` (so pytest's capsys sees it)."""
+    out = sys.stdout
+    width = None
+    if not out.isatty():
+        try:
+            width = max(int(os.environ.get("COLUMNS", _PIPE_WIDTH)), _MIN_PIPE_WIDTH)
+        except ValueError:
+            width = _PIPE_WIDTH
+    return Console(file=out, width=width, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def opened(url: str) -> Iterator[ResultStore]:
+    """The store at ``url``, closed on the way out."""
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def utc_text(epoch_s: float) -> str:
+    """``2024-11-27 03:41:00Z``: stored times are UTC, and say so."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

@@ -1,0 +1,333 @@
+"""PostgreSQL driver (psycopg 3).
+
+Every benchmark connection is autocommit and server-prepares each statement on first use
+(``prepare=True``): measurements (reference/measurements-2026-11.md, section 3) show prepared
+statements are the biggest client-side lever (x1.5 to x2.6) and bring one connection to pgbench's
+level. Secrets: only the redacted URL reaches a message, and any password the driver knows is
+scrubbed from server text as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import itertools
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict
+
+from pytest_flakebench.drivers.base import Dialect, ErrorClass
+from pytest_flakebench.errors import TargetError
+from pytest_flakebench.identifiers import TableName, quote_ident
+from pytest_flakebench.profile import Column, TableInfo, TypeClass
+from pytest_flakebench.urls import redact_url
+
+CONNECT_TIMEOUT_S = 5
+
+_FIX_HINT = ("is the server running? check host/port/user; password from the URL, PGPASSWORD "
+             "or a stored connection")
+
+# Catalog type name (pg_type.typname, domains resolved to their base type) -> generator class.
+_TYPE_CLASSES: dict[str, TypeClass] = {
+    "int2": "int", "int4": "int", "int8": "int",
+    "float4": "float", "float8": "float", "numeric": "decimal",
+    "text": "text", "varchar": "text", "bpchar": "text", "char": "text", "name": "text",
+    "bool": "bool", "date": "date", "timestamp": "timestamp", "timestamptz": "timestamp",
+    "uuid": "uuid", "bytea": "bytes", "json": "json", "jsonb": "json",
+}
+
+_FIND_RELATION = """
+SELECT n.nspname, c.relname, c.relkind, c.oid
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND lower(c.relname) = lower(%(name)s)
+  AND CASE WHEN %(schema)s::text IS NULL THEN n.nspname = (current_schemas(false))[1]
+           ELSE lower(n.nspname) = lower(%(schema)s::text) END
+ORDER BY (n.nspname = %(schema)s::text) DESC, (c.relname = %(name)s) DESC,
+         (c.relname = lower(%(name)s)) DESC
+LIMIT 1
+"""
+
+_COLUMNS = """
+SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+       CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
+       NOT a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+_PRIMARY_KEY = """
+SELECT a.attname
+FROM pg_catalog.pg_index i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = %s AND i.indisprimary
+ORDER BY k.pos
+"""
+
+_TABLES_IN_SCHEMA = """
+SELECT n.nspname, c.relname
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND CASE WHEN %(schema)s::text IS NULL THEN n.nspname = (current_schemas(false))[1]
+           ELSE lower(n.nspname) = lower(%(schema)s::text) END
+ORDER BY c.relname
+LIMIT 1000
+"""
+
+
+def format_to_numeric(sql: str) -> str:
+    """Convert psycopg ``%s`` placeholders to ``$1, $2, …`` and ``%%`` to ``%``.
+
+    This mirrors psycopg's own conversion exactly, which is not literal-aware: a ``%`` inside a
+    string literal must be written ``%%`` in the driver's paramstyle (``sqltext.to_format_style``
+    does so), so the statement checked is byte for byte the one that will be executed.
+    """
+    out: list[str] = []
+    counter = 0
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch != "%":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = sql[i + 1] if i + 1 < n else ""
+        if nxt == "%":
+            out.append("%")
+        elif nxt in ("s", "b", "t"):
+            counter += 1
+            out.append(f"${counter}")
+        else:
+            raise TargetError(
+                f"unsupported placeholder {sql[i:i + 2]!r} in SQL {sql!r}: use %s for parameters "
+                "and %% for a literal percent sign"
+            )
+        i += 2
+    return "".join(out)
+
+
+class _Secrets:
+    """The secrets this driver knows, to scrub them from any text that may reach a user."""
+
+    def __init__(self, *values: str | None) -> None:
+        # Longest first, so a secret containing another is replaced whole.
+        self._values = sorted({v for v in values if v}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for value in self._values:
+            text = text.replace(value, "***")
+        return text
+
+
+class PostgresConnection:
+    """One benchmark connection: autocommit, one reused cursor, statements server-prepared.
+
+    ``execute`` never reconnects (that would land inside the timed region); after a connection
+    loss ``broken`` is True and the engine calls ``reconnect()`` outside the timed region.
+    """
+
+    def __init__(self, driver: PostgresDriver) -> None:
+        self._driver = driver
+        self._conn = driver._open()
+        self._cur = self._conn.cursor()
+
+    def execute(self, sql: str, params: Sequence[object]) -> int:
+        """Execute ``sql`` (``%s`` style), fetch every row, return rows fetched or affected."""
+        # Hot path: inside the timed region, so nothing here but the round trip and the fetch.
+        cur = self._cur
+        cur.execute(sql, params, prepare=True)
+        if cur.description is not None:
+            return len(cur.fetchall())
+        return cur.rowcount
+
+    @property
+    def broken(self) -> bool:
+        """True when the connection was lost or closed and must be reopened before use."""
+        return self._conn.broken or self._conn.closed
+
+    def reconnect(self) -> None:
+        """Replace the connection with a fresh one; raise ``TargetError`` if unreachable."""
+        self.close()
+        self._conn = self._driver._open()
+        self._cur = self._conn.cursor()
+
+    def close(self) -> None:
+        """Close the connection; never raises."""
+        # Whatever state the socket is in (already lost, mid-result), closing must not raise.
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+
+class PostgresDriver:
+    """A PostgreSQL database under test, reached through a libpq URL."""
+
+    dialect: Dialect = "postgresql"
+    paramstyle: Literal["format", "qmark"] = "format"
+
+    def __init__(self, url: str, password: str | None = None) -> None:
+        self._url = url
+        self.redacted_url = redact_url(url)
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.Error:
+            # libpq will report the malformed URL on connect; parse nothing here.
+            params = {}
+        self._kwargs: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in params:
+            self._kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+        if "application_name" not in params:
+            self._kwargs["application_name"] = "pytest-flakebench"
+        # Password precedence: the URL, then the stored one, then libpq's own PGPASSWORD.
+        if not params.get("password") and password:
+            self._kwargs["password"] = password
+        raw_password = _url_password(url)
+        self._secrets = _Secrets(password, raw_password, unquote(raw_password or ""),
+                                 str(params.get("password") or ""),
+                                 os.environ.get("PGPASSWORD"))
+        self._check_ids = itertools.count(1)
+        self._meta = self._open()
+
+    def _open(self) -> psycopg.Connection[Any]:
+        """Open one autocommit connection, turning any failure into a secret-free TargetError."""
+        try:
+            return psycopg.connect(self._url, **self._kwargs)
+        except psycopg.Error as exc:
+            reason = self._secrets.scrub(str(exc).strip())
+        # Raised outside the except block so no exception that may echo the URL is chained.
+        raise TargetError(f"cannot connect to {self.redacted_url}: {reason}\n  {_FIX_HINT}")
+
+    def connect(self) -> PostgresConnection:
+        """Open a connection for one benchmark thread; raise ``TargetError`` if unreachable."""
+        return PostgresConnection(self)
+
+    def server_version(self) -> str:
+        """E.g. ``PostgreSQL 15.18``."""
+        v = self._meta.info.server_version
+        if v >= 100000:
+            return f"PostgreSQL {v // 10000}.{v % 10000}"
+        return f"PostgreSQL {v // 10000}.{v // 100 % 100}.{v % 100}"
+
+    def describe_table(self, table: TableName) -> TableInfo:
+        """Columns and primary key of ``table`` (case-insensitive); ``TargetError`` if absent."""
+        self._check_database(table)
+        args = {"name": table.name, "schema": table.schema}
+        row = self._meta.execute(_FIND_RELATION, args).fetchone()
+        if row is None:
+            raise TargetError(self._not_found(table))
+        schema, name, relkind, oid = row
+        columns = tuple(
+            Column(name=col, type_name=type_name, type_class=_TYPE_CLASSES.get(typ, "other"),
+                   nullable=nullable, has_default=has_default,
+                   max_length=typmod - 4 if typ in ("varchar", "bpchar") and typmod > 4 else None)
+            for col, type_name, typ, typmod, nullable, has_default
+            in self._meta.execute(_COLUMNS, (oid,)).fetchall()
+        )
+        pk = tuple(r[0] for r in self._meta.execute(_PRIMARY_KEY, (oid,)).fetchall())
+        return TableInfo(table=TableName(name=name, schema=schema), columns=columns,
+                         primary_key=pk, is_view=relkind in ("v", "m"))
+
+    def _check_database(self, table: TableName) -> None:
+        """A three-part name is accepted only when it names the database connected to."""
+        if table.database is None:
+            return
+        current = self._meta.info.dbname
+        if table.database.lower() != current.lower():
+            raise TargetError(
+                f"table '{table}' names database {table.database!r}, but {self.redacted_url} "
+                f"is connected to {current!r}: use 'schema.table' and put the database in the URL"
+            )
+
+    def _not_found(self, table: TableName) -> str:
+        """The message for an unknown table, with the closest names in its schema."""
+        rows = self._meta.execute(_TABLES_IN_SCHEMA, {"schema": table.schema}).fetchall()
+        where = f"'{table}' not found in {self.redacted_url}"
+        if not rows:
+            schema = table.schema or "the default schema (first of search_path)"
+            return f"table {where}; {schema} has no tables or does not exist"
+        schema, names = rows[0][0], [r[1] for r in rows]
+        shown = _near_first(table.name, names)
+        more = ", ..." if len(names) > len(shown) else ""
+        return f"table {where}; tables in schema {schema}: {', '.join(shown)}{more}"
+
+    def key_bounds(self, info: TableInfo, column: str) -> tuple[int | None, int | None, int]:
+        """``(min, max, row_count)``; min and max are None unless the column is an integer."""
+        col = info.column(column)
+        if col is None:
+            names = ", ".join(c.name for c in info.columns)
+            raise TargetError(f"column {column!r} not found in table '{info.table}' "
+                              f"(columns: {names})")
+        quoted = quote_ident(col.name)
+        if col.type_class == "int":
+            sql = f"SELECT min({quoted}), max({quoted}), count(*) FROM {info.table.quoted()}"
+            lo, hi, count = self._meta.execute(sql).fetchone() or (None, None, 0)
+            return lo, hi, count
+        row = self._meta.execute(f"SELECT count(*) FROM {info.table.quoted()}").fetchone()
+        return None, None, row[0] if row else 0
+
+    def check_statement(self, sql: str, param_count: int) -> None:
+        """Parse and analyse ``sql`` (``%s`` style) as a prepared statement; never execute it.
+
+        Raises ``TargetError`` with the server's message and the SQL on a syntax error, an
+        unknown table or column, or a parameter count other than ``param_count``.
+        """
+        numeric = format_to_numeric(sql)
+        name = f"_flakebench_check_{next(self._check_ids)}".encode()
+        with self._meta.lock:
+            # libpq level: PREPARE parses and analyses, DEALLOCATE drops it; nothing runs.
+            pgconn = self._meta.pgconn
+            res = pgconn.prepare(name, numeric.encode(), None)
+            if res.status != pq.ExecStatus.COMMAND_OK:
+                raise TargetError(f"the server rejected this SQL: {self._result_error(res)}\n"
+                                  f"  SQL: {sql}")
+            try:
+                nparams = pgconn.describe_prepared(name).nparams
+            finally:
+                pgconn.exec_(b"DEALLOCATE " + quote_ident(name.decode()).encode())
+        if nparams != param_count:
+            raise TargetError(f"the SQL takes {nparams} parameter(s) but {param_count} are "
+                              f"supplied: use one %s per parameter\n  SQL: {sql}")
+
+    def _result_error(self, res: pq.abc.PGresult) -> str:
+        code = res.error_field(pq.DiagnosticField.SQLSTATE)
+        message = res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or res.error_message
+        text = message.decode("utf-8", "replace").strip()
+        if code:
+            text = f"{text} (SQLSTATE {code.decode()})"
+        return self._secrets.scrub(text)
+
+    def classify_error(self, exc: BaseException) -> ErrorClass:
+        """SQLSTATE (or the exception class name) and the first line of the message."""
+        code = getattr(exc, "sqlstate", None) or type(exc).__name__
+        lines = str(exc).strip().splitlines()
+        return ErrorClass(code=code, message=self._secrets.scrub(lines[0] if lines else ""))
+
+    def close(self) -> None:
+        """Close the metadata connection; never raises."""
+        with contextlib.suppress(Exception):
+            self._meta.close()
+
+
+def _url_password(url: str) -> str | None:
+    """The password as written in the URL (possibly percent-encoded), if any."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _near_first(wanted: str, names: list[str], limit: int = 10) -> list[str]:
+    """Up to ``limit`` of ``names``: the closest to ``wanted`` (ignoring case) first."""
+    by_lower = {n.lower(): n for n in names}
+    close = [by_lower[n] for n in difflib.get_close_matches(wanted.lower(), by_lower, n=limit,
+                                                           cutoff=0.6)]
+    return (close + [n for n in names if n not in close])[:limit]

@@ -1,0 +1,318 @@
+"""The load engine: N threads, each holding one connection, walking the mix on one clock.
+
+Timing rules (PRODUCT.md, "Measuring"): one monotonic clock (``time.perf_counter_ns``); the
+timed region is execute + fetch of every row on a connection the thread already holds; parameter
+generation, error classification and recording happen outside it. An operation belongs to the
+phase in which it *started*, so warmup is never counted. The calling thread is the ticker: once a
+second it swaps every thread's interval cells out, builds the snapshot and reports progress.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pytest_flakebench.drivers.base import Driver, DriverConnection
+from pytest_flakebench.engine.recorder import (
+    PHASE_MEASUREMENT,
+    PHASE_NAMES,
+    PHASE_WARMUP,
+    Aggregate,
+    Cell,
+    ThreadRecorder,
+)
+from pytest_flakebench.errors import TargetError
+from pytest_flakebench.mix import thread_offset
+from pytest_flakebench.results import Phase, Snapshot
+from pytest_flakebench.workload import KindPlan, ThreadContext
+
+Clock = Callable[[], int]
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What one process runs: its connections, the schedule and the timing."""
+
+    plans: Sequence[KindPlan]
+    schedule: Sequence[int]  # one mix cycle, as indexes into ``plans``
+    connections: int
+    warmup_s: float
+    duration_s: float
+    think_time_s: float = 0.0
+    seed: int = 1
+    thread_base: int = 0  # global index of this process's first thread
+    total_threads: int | None = None  # threads over every worker (insert-key stride)
+    worker_id: str = "main"
+    tick_s: float = 1.0
+    drain_timeout_s: float = 10.0
+    connect_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Progress once a second, for live views."""
+
+    phase: str
+    elapsed_s: float
+    remaining_s: float
+    interval_qps: float
+    p50_us: int
+    p95_us: int
+    p99_us: int
+    ops: int  # measurement phase, so far
+    errors: int
+    in_flight: int
+
+
+@dataclass(slots=True)
+class EngineOutcome:
+    """Everything the engine measured."""
+
+    status: Literal["COMPLETED", "CANCELLED"]
+    kinds: list[str]
+    aggregate: Aggregate
+    snapshots: list[Snapshot]
+    started_at: float
+    ended_at: float
+    warmup_s: float
+    measurement_s: float
+    messages: list[str] = field(default_factory=list)
+    interrupt: BaseException | None = None
+
+
+class _Shared:
+    """State the threads read on every operation; plain attributes are cheapest to read."""
+
+    __slots__ = ("end_ns", "exits", "measure_ns", "start_ns", "started_at", "stop")
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.start_ns = 0
+        self.started_at = 0.0
+        self.measure_ns = 0
+        self.end_ns = 0
+        self.exits: list[int] = []
+
+
+class Engine:
+    """Runs one process's share of a benchmark."""
+
+    def __init__(self, config: EngineConfig, driver: Driver, *, clock: Clock = time.perf_counter_ns,
+                 on_tick: Callable[[Tick], None] | None = None) -> None:
+        self.config = config
+        self.driver = driver
+        self.clock = clock
+        self.on_tick = on_tick
+        self._shared = _Shared()
+        self._kinds = [p.kind for p in config.plans]
+        self._recorders = [ThreadRecorder(len(config.plans)) for _ in range(config.connections)]
+
+    def _thread(self, index: int, barrier: threading.Barrier, failures: list[BaseException],
+                done: threading.Semaphore) -> None:
+        conn: DriverConnection | None = None
+        try:
+            try:
+                conn = self.driver.connect()
+            except BaseException as exc:  # reported by the ticker before any load is sent
+                failures.append(exc)
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                return
+            if conn is None or self._shared.stop:
+                return
+            self._loop(index, conn)
+        finally:
+            self._shared.exits.append(self.clock())
+            if conn is not None:
+                conn.close()
+            done.release()
+
+    def _loop(self, index: int, conn: DriverConnection) -> None:
+        cfg = self.config
+        shared = self._shared
+        clock = self.clock
+        plans = cfg.plans
+        sqls = [p.sql for p in plans]
+        makers = [p.make_params for p in plans]
+        schedule = cfg.schedule
+        length = len(schedule)
+        position = thread_offset(index, cfg.connections, length)
+        ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
+                            stride=cfg.total_threads or cfg.connections)
+        rec = self._recorders[index]
+        execute = conn.execute
+        think = cfg.think_time_s
+        measure_ns, end_ns = shared.measure_ns, shared.end_ns
+        while not shared.stop:
+            k = schedule[position]
+            position += 1
+            if position == length:
+                position = 0
+            params = makers[k](ctx)
+            rec.in_flight = 1
+            t0 = clock()
+            if t0 >= end_ns:
+                rec.in_flight = 0
+                break
+            try:
+                execute(sqls[k], params)
+            except Exception as exc:
+                t1 = clock()
+                rec.in_flight = 0
+                err = self.driver.classify_error(exc)
+                rec.error(PHASE_WARMUP if t0 < measure_ns else PHASE_MEASUREMENT, k,
+                          err.code, err.message)
+                self._recover(conn)
+            else:
+                t1 = clock()
+                rec.in_flight = 0
+                rec.ok(PHASE_WARMUP if t0 < measure_ns else PHASE_MEASUREMENT, k,
+                       (t1 - t0) // 1000)
+            if think:
+                time.sleep(think)
+
+    def _recover(self, conn: DriverConnection) -> None:
+        """After an error on a broken connection, reconnect (outside any timed region)."""
+        if not conn.broken:
+            return
+        try:
+            conn.reconnect()
+        except Exception:
+            time.sleep(0.05)  # the server is away: do not spin on a dead socket
+
+    def _start_clock(self) -> None:
+        # Runs once, in the last thread to reach the barrier, before any thread is released,
+        # so every thread sees the same start, measurement and end instants.
+        cfg, shared = self.config, self._shared
+        shared.start_ns = self.clock()
+        shared.started_at = time.time()
+        shared.measure_ns = shared.start_ns + int(cfg.warmup_s * NS)
+        shared.end_ns = shared.measure_ns + int(cfg.duration_s * NS)
+
+    def stop(self) -> None:
+        """Ask every thread to finish its current operation and leave."""
+        self._shared.stop = True
+
+    def run(self) -> EngineOutcome:
+        """Open the connections, run warmup and measurement, and return what was measured."""
+        cfg = self.config
+        n = cfg.connections
+        barrier = threading.Barrier(n + 1, action=self._start_clock)
+        failures: list[BaseException] = []
+        done = threading.Semaphore(0)
+        threads = [
+            threading.Thread(target=self._thread, args=(i, barrier, failures, done),
+                             name=f"flakebench-{cfg.worker_id}-{i}", daemon=True)
+            for i in range(n)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            barrier.wait(timeout=cfg.connect_timeout_s)
+        except threading.BrokenBarrierError:
+            self._shared.stop = True
+            barrier.abort()
+            raise TargetError(
+                f"could not open {n} connection(s) within {cfg.connect_timeout_s:g}s"
+            ) from (failures[0] if failures else None)
+        if failures:
+            # Some connections failed: nothing has been sent yet, so stop before any load.
+            self._shared.stop = True
+            first = failures[0]
+            if isinstance(first, TargetError):
+                raise first
+            raise TargetError(f"could not open a connection: {first}") from None
+        return self._tick_until_done(threads, done)
+
+    def _tick_until_done(self, threads: list[threading.Thread],
+                         done: threading.Semaphore) -> EngineOutcome:
+        cfg = self.config
+        shared = self._shared
+        start_ns, started_at = shared.start_ns, shared.started_at
+        aggregate = Aggregate(self._kinds)
+        snapshots: list[Snapshot] = []
+        remaining = len(threads)
+        next_tick = start_ns + int(cfg.tick_s * NS)
+        last_tick = start_ns
+        interrupt: BaseException | None = None
+        stop_ns: int | None = None
+        try:
+            while remaining:
+                timeout = max(0.0, (next_tick - self.clock()) / NS)
+                if done.acquire(timeout=timeout):
+                    remaining -= 1
+                    continue
+                now = self.clock()
+                self._tick(aggregate, snapshots, now, last_tick, start_ns)
+                last_tick, next_tick = now, now + int(cfg.tick_s * NS)
+        except BaseException as exc:  # Ctrl-C, pytest-timeout, …: stop, drain, keep the data
+            interrupt = exc
+            stop_ns = self.clock()
+            self.stop()
+            deadline = time.monotonic() + cfg.drain_timeout_s
+            while remaining and done.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                remaining -= 1
+        end_now = self.clock()
+        self._tick(aggregate, snapshots, end_now, last_tick, start_ns)
+        messages: list[str] = []
+        if remaining:
+            messages.append(
+                f"{remaining} connection(s) did not finish within the drain timeout of "
+                f"{cfg.drain_timeout_s:g}s; their in-flight operations are not counted"
+            )
+        last_exit = max(shared.exits, default=end_now)
+        window_end = stop_ns if stop_ns is not None else max(last_exit, shared.end_ns)
+        measurement_s = max(0, window_end - shared.measure_ns) / NS
+        warmup_s = (min(window_end, shared.measure_ns) - start_ns) / NS
+        return EngineOutcome(
+            status="CANCELLED" if interrupt is not None else "COMPLETED",
+            kinds=self._kinds,
+            aggregate=aggregate,
+            snapshots=snapshots,
+            started_at=started_at,
+            ended_at=time.time(),
+            warmup_s=max(0.0, warmup_s),
+            measurement_s=measurement_s,
+            messages=messages,
+            interrupt=interrupt,
+        )
+
+    def _tick(self, aggregate: Aggregate, snapshots: list[Snapshot], now: int, last: int,
+              start_ns: int) -> None:
+        interval = aggregate.absorb([r.swap() for r in self._recorders])
+        merged = Cell()
+        for cell in interval:
+            merged.merge(cell)
+        shared = self._shared
+        phase: Phase = "WARMUP" if now < shared.measure_ns else (
+            "MEASUREMENT" if now < shared.end_ns else "COOLDOWN")
+        span_s = max(now - last, 1) / NS
+        in_flight = sum(r.in_flight for r in self._recorders)
+        summary = merged.hist.summary()
+        snapshots.append(Snapshot(
+            worker_id=self.config.worker_id, seq=len(snapshots), ts=time.time(),
+            elapsed_s=round((now - start_ns) / NS, 3), phase=phase, ops=merged.ops,
+            errors=merged.errors, in_flight=in_flight, qps=merged.ops / span_s,
+            p50_us=summary.p50_us, p95_us=summary.p95_us, p99_us=summary.p99_us,
+            histogram=merged.hist.encode(),
+        ))
+        if self.on_tick is not None:
+            measured = Cell()
+            for cell in aggregate.cells[PHASE_MEASUREMENT]:
+                measured.merge(cell)
+            current = measured if measured.ops else merged
+            lat = current.hist.summary()
+            self.on_tick(Tick(
+                phase=phase, elapsed_s=(now - start_ns) / NS,
+                remaining_s=max(0.0, (shared.end_ns - now) / NS), interval_qps=merged.ops / span_s,
+                p50_us=lat.p50_us, p95_us=lat.p95_us, p99_us=lat.p99_us, ops=measured.ops,
+                errors=measured.errors, in_flight=in_flight,
+            ))
+
+
+__all__ = ["PHASE_NAMES", "Engine", "EngineConfig", "EngineOutcome", "Tick"]

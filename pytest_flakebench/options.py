@@ -1,0 +1,110 @@
+"""Command-line options, ini keys and environment variables, resolved CLI > env > ini > default.
+
+One name family per setting: ``--flakebench-store`` / ini ``flakebench_store`` / env
+``FLAKEBENCH_STORE``. Imports nothing heavy: plain ``pytest`` runs pay for this module only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+DEFAULT_STORE_URL = "sqlite:///.flakebench/flakebench.db"
+NO_STORE = "none"
+
+# (option dest, ini key, env var, help)
+ENABLE = ("flakebench", "flakebench", "FLAKEBENCH",
+          "run benchmark tests (marked @pytest.mark.flakebench); without it they are skipped")
+STORE = ("flakebench_store", "flakebench_store", "FLAKEBENCH_STORE",
+         f"results store URL: sqlite:///path.db (default {DEFAULT_STORE_URL}), "
+         f"postgresql://..., or '{NO_STORE}' to keep nothing")
+JSON = ("flakebench_json", "flakebench_json", "FLAKEBENCH_JSON",
+        "write every run of the session as JSON ({\"version\": 1, \"runs\": [...]}) to PATH")
+SCALE = ("flakebench_duration_scale", "flakebench_duration_scale", "FLAKEBENCH_DURATION_SCALE",
+         "multiply every benchmark's duration and warmup by FACTOR (e.g. 0.1 for a quick CI run)")
+TARGETS_INI = ("flakebench_targets",
+               "named targets, one per line: NAME = URL (also [tool.flakebench.targets.NAME] in "
+               "pyproject.toml and env FLAKEBENCH_TARGET_<NAME>)")
+
+
+def addoption(parser: pytest.Parser) -> None:
+    """Register the options and ini keys in a ``flakebench`` group of ``pytest --help``."""
+    group = parser.getgroup("flakebench", "database benchmarks (pytest-flakebench)")
+    group.addoption("--flakebench", action="store_true", default=None, dest=ENABLE[0],
+                    help=f"{ENABLE[3]}. Env {ENABLE[2]}=1, ini {ENABLE[1]}=true.")
+    group.addoption("--flakebench-store", metavar="URL", default=None, dest=STORE[0],
+                    help=f"{STORE[3]}. Env {STORE[2]}, ini {STORE[1]}.")
+    group.addoption("--flakebench-json", metavar="PATH", default=None, dest=JSON[0],
+                    help=f"{JSON[3]}. Env {JSON[2]}, ini {JSON[1]}.")
+    group.addoption("--flakebench-duration-scale", metavar="FACTOR", default=None, dest=SCALE[0],
+                    help=f"{SCALE[3]}. Env {SCALE[2]}, ini {SCALE[1]}.")
+    parser.addini(ENABLE[1], help=ENABLE[3], type="bool", default=False)
+    parser.addini(STORE[1], help=STORE[3], default=None)
+    parser.addini(JSON[1], help=JSON[3], default=None)
+    parser.addini(SCALE[1], help=SCALE[3], default=None)
+    parser.addini(TARGETS_INI[0], help=TARGETS_INI[1], type="linelist", default=[])
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved session settings."""
+
+    enabled: bool
+    store_url: str | None  # None: keep nothing
+    json_path: Path | None
+    duration_scale: float
+    rootdir: Path
+
+
+def _raw(config: pytest.Config, spec: tuple[str, str, str, str]) -> tuple[object, str] | None:
+    dest, ini, env, _ = spec
+    cli = config.getoption(dest, default=None)
+    if cli is not None:
+        return cli, f"--{dest.replace('_', '-')}"
+    if os.environ.get(env):
+        return os.environ[env], f"env {env}"
+    value = config.getini(ini)
+    if value not in (None, "", []):
+        return value, f"ini {ini}"
+    return None
+
+
+def _truthy(value: object, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise pytest.UsageError(f"{source}={value!r}: expected true/false (1/0)")
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Resolve every setting; bad values are a usage error naming their source and the fix."""
+    enabled_raw = _raw(config, ENABLE)
+    enabled = _truthy(*enabled_raw) if enabled_raw else False
+    store_raw = _raw(config, STORE)
+    store_url: str | None = str(store_raw[0]) if store_raw else DEFAULT_STORE_URL
+    if store_url is not None and store_url.strip().lower() == NO_STORE:
+        store_url = None
+    json_raw = _raw(config, JSON)
+    json_path = Path(str(json_raw[0])) if json_raw else None
+    scale = 1.0
+    scale_raw = _raw(config, SCALE)
+    if scale_raw:
+        value, source = scale_raw
+        try:
+            scale = float(str(value))
+        except ValueError:
+            scale = -1.0
+        if not scale > 0:
+            raise pytest.UsageError(
+                f"{source}={value!r}: expected a positive number, e.g. 0.1 to run every "
+                f"benchmark for a tenth of its duration"
+            )
+    return Settings(enabled=enabled, store_url=store_url, json_path=json_path,
+                    duration_scale=scale, rootdir=Path(config.rootpath))

@@ -1,0 +1,252 @@
+"""Results of a benchmark run, as plain frozen values that serialise to builtins.
+
+``RunResult.to_dict()`` is the shape of one entry of ``--flakebench-json`` (``{"version": 1,
+"runs": [...]}``), of the stored ``RESULT_JSON`` column and of what crosses process boundaries.
+Latencies are integer microseconds; histograms travel in HDR wire form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pytest_flakebench.histogram import LatencyHistogram, LatencySummary
+
+Status = Literal["COMPLETED", "PARTIAL", "CANCELLED", "FAILED"]
+Verdict = Literal["PASSED", "FAILED", "ERROR"]
+Phase = Literal["WARMUP", "MEASUREMENT", "COOLDOWN"]
+
+
+@dataclass(frozen=True, slots=True)
+class KindStats:
+    """Measurement-phase statistics of one kind (or ``overall``)."""
+
+    kind: str
+    operation: Literal["read", "write", "mixed"]
+    ops: int  # successful operations
+    errors: int
+    qps: float  # successful operations per second of the measurement window
+    latency: LatencySummary
+    histogram: str  # wire form of the successful operations' latencies
+    error_classes: dict[str, int] = field(default_factory=dict)
+    error_samples: tuple[str, ...] = ()
+    clamped: int = 0  # latencies above the histogram's range, recorded at its maximum
+    warmup_ops: int = 0
+    warmup_errors: int = 0
+
+    @property
+    def error_rate(self) -> float:
+        """Errors over attempts (0 when nothing ran)."""
+        attempts = self.ops + self.errors
+        return self.errors / attempts if attempts else 0.0
+
+    def metric(self, name: str) -> float:
+        """A metric by its SLO name: ``p95``, ``max``, ``min_qps`` (= qps), ``error_rate``."""
+        if name == "min_qps":
+            return self.qps
+        if name == "error_rate":
+            return self.error_rate
+        return self.latency.value(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Builtins only; latencies flattened as ``p50_us`` … ``max_us``."""
+        lat = asdict(self.latency)
+        return {
+            "kind": self.kind,
+            "operation": self.operation,
+            "ops": self.ops,
+            "errors": self.errors,
+            "error_rate": self.error_rate,
+            "qps": self.qps,
+            **lat,
+            "error_classes": dict(self.error_classes),
+            "error_samples": list(self.error_samples),
+            "clamped": self.clamped,
+            "warmup_ops": self.warmup_ops,
+            "warmup_errors": self.warmup_errors,
+            "histogram": self.histogram,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KindStats:
+        """Inverse of :meth:`to_dict`."""
+        lat = LatencySummary(**{k: data[k] for k in LatencySummary.__slots__})
+        return cls(
+            kind=data["kind"],
+            operation=data["operation"],
+            ops=data["ops"],
+            errors=data["errors"],
+            qps=data["qps"],
+            latency=lat,
+            histogram=data["histogram"],
+            error_classes=dict(data.get("error_classes", {})),
+            error_samples=tuple(data.get("error_samples", ())),
+            clamped=data.get("clamped", 0),
+            warmup_ops=data.get("warmup_ops", 0),
+            warmup_errors=data.get("warmup_errors", 0),
+        )
+
+    def hist(self) -> LatencyHistogram:
+        """The decoded histogram."""
+        return LatencyHistogram.decode(self.histogram)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One worker's second: operations, errors and the interval's latency histogram."""
+
+    worker_id: str
+    seq: int
+    ts: float  # wall clock (epoch seconds) at the end of the interval
+    elapsed_s: float  # since the start of the run, on the monotonic clock
+    phase: Phase
+    ops: int
+    errors: int
+    in_flight: int
+    qps: float
+    p50_us: int
+    p95_us: int
+    p99_us: int
+    histogram: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Builtins only."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SLOCheck:
+    """One SLO limit and what was measured against it."""
+
+    scope: str  # "overall" or a kind
+    metric: str  # p50 … p999, max, min_qps, error_rate
+    limit: float
+    measured: float
+    ok: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Builtins only."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SLOCheck:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSummary:
+    """One worker's share of a run (a single process run has one worker, ``main``)."""
+
+    worker_id: str
+    host: str
+    connections: int
+    status: Status
+    ops: int
+    errors: int
+    qps: float
+    p95_us: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Builtins only."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkerSummary:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The merged result of one benchmark run."""
+
+    run_id: str
+    test: str  # pytest node id
+    status: Status
+    verdict: Verdict
+    template: dict[str, Any]  # fully resolved template (model_dump)
+    fingerprint: dict[str, Any]
+    target_kind: str
+    target: str  # redacted URL
+    table: str
+    mode: str
+    connections: int
+    started_at: float  # epoch seconds
+    ended_at: float
+    measurement_s: float  # actual measurement window
+    warmup_s: float
+    overall: KindStats
+    kinds: dict[str, KindStats]
+    slo: tuple[SLOCheck, ...]
+    workers: tuple[WorkerSummary, ...]
+    snapshots: tuple[Snapshot, ...] = ()
+    messages: tuple[str, ...] = ()  # notes shown with the result (partial run, cancelled…)
+    plugin_version: str = ""
+
+    @property
+    def breaches(self) -> tuple[SLOCheck, ...]:
+        """The SLO checks that failed."""
+        return tuple(c for c in self.slo if not c.ok)
+
+    def to_dict(self, *, with_snapshots: bool = True) -> dict[str, Any]:
+        """The JSON/wire shape."""
+        data: dict[str, Any] = {
+            "run_id": self.run_id,
+            "test": self.test,
+            "status": self.status,
+            "verdict": self.verdict,
+            "template": self.template,
+            "fingerprint": self.fingerprint,
+            "target_kind": self.target_kind,
+            "target": self.target,
+            "table": self.table,
+            "mode": self.mode,
+            "connections": self.connections,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "measurement_s": self.measurement_s,
+            "warmup_s": self.warmup_s,
+            "overall": self.overall.to_dict(),
+            "kinds": {k: v.to_dict() for k, v in self.kinds.items()},
+            "slo": [c.to_dict() for c in self.slo],
+            "workers": [w.to_dict() for w in self.workers],
+            "messages": list(self.messages),
+            "plugin_version": self.plugin_version,
+        }
+        if with_snapshots:
+            data["snapshots"] = [s.to_dict() for s in self.snapshots]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            run_id=data["run_id"],
+            test=data["test"],
+            status=data["status"],
+            verdict=data["verdict"],
+            template=data["template"],
+            fingerprint=data["fingerprint"],
+            target_kind=data["target_kind"],
+            target=data["target"],
+            table=data["table"],
+            mode=data["mode"],
+            connections=data["connections"],
+            started_at=data["started_at"],
+            ended_at=data["ended_at"],
+            measurement_s=data["measurement_s"],
+            warmup_s=data["warmup_s"],
+            overall=KindStats.from_dict(data["overall"]),
+            kinds={k: KindStats.from_dict(v) for k, v in data["kinds"].items()},
+            slo=tuple(SLOCheck.from_dict(c) for c in data["slo"]),
+            workers=tuple(WorkerSummary.from_dict(w) for w in data["workers"]),
+            snapshots=tuple(Snapshot.from_dict(s) for s in data.get("snapshots", ())),
+            messages=tuple(data.get("messages", ())),
+            plugin_version=data.get("plugin_version", ""),
+        )

@@ -1,0 +1,60 @@
+"""The results-store seam: one interface, one implementation per database.
+
+A store keeps every run (``TEST_RESULTS``), its per-kind statistics with the encoded histogram
+(``TEST_KIND_STATISTICS``) and its per-second snapshots (``WORKER_METRICS_SNAPSHOTS``). A run's
+rows are written in one transaction. Server stores (PostgreSQL, Snowflake) never create their
+schema during a test run: ``flakebench store init URL`` does, and ``check()`` says so when missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pytest_flakebench.results import RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One line of ``flakebench runs``."""
+
+    run_id: str
+    test: str
+    status: str
+    verdict: str
+    started_at: float
+    target: str
+    table: str
+    qps: float
+    p95_us: int
+    errors: int
+
+
+class ResultStore(Protocol):
+    """Where runs are kept."""
+
+    redacted_url: str
+
+    def init_schema(self) -> None:
+        """Create the store's tables (idempotent)."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``StoreError`` (with the fix) if the store is unreachable or not initialised."""
+        ...
+
+    def save_run(self, run: RunResult) -> None:
+        """Write the run, its kinds and its snapshots in one transaction."""
+        ...
+
+    def list_runs(self, *, limit: int = 50, test: str | None = None) -> list[RunRow]:
+        """Newest runs first."""
+        ...
+
+    def get_run(self, run_id: str) -> RunResult | None:
+        """A stored run, or None; ``run_id`` may be a unique prefix."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; never raises."""
+        ...

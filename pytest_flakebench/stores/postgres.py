@@ -1,0 +1,223 @@
+"""The PostgreSQL results store (psycopg 3), tables in schema ``flakebench``.
+
+The schema is created only by :meth:`PostgresStore.init_schema` (``flakebench store init URL``):
+a test run never issues DDL against a shared server, and :meth:`PostgresStore.check` says how to
+fix a missing schema. Bulk rows go through ``cursor.executemany``, which psycopg 3 pipelines
+(one round trip for the batch rather than one per row).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Callable
+from importlib import resources
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.json import Jsonb
+
+from pytest_flakebench.errors import StoreError
+from pytest_flakebench.results import RunResult
+from pytest_flakebench.stores import rows
+from pytest_flakebench.stores.base import RunRow
+from pytest_flakebench.urls import redact_url
+
+SCHEMA = "flakebench"
+CONNECT_TIMEOUT_S = 10
+_CODEC = rows.Codec(timestamp=rows.utc_datetime, json=Jsonb)
+_INSERT_RESULT = rows.insert_sql(f"{SCHEMA}.TEST_RESULTS", rows.RESULT_COLUMNS, "%s")
+_INSERT_KIND = rows.insert_sql(f"{SCHEMA}.TEST_KIND_STATISTICS", rows.KIND_COLUMNS, "%s")
+_INSERT_SNAPSHOT = rows.insert_sql(
+    f"{SCHEMA}.WORKER_METRICS_SNAPSHOTS", rows.SNAPSHOT_COLUMNS, "%s"
+)
+# Serialises concurrent `store init` runs: CREATE ... IF NOT EXISTS alone can still race.
+_INIT_LOCK_KEY = 0x666C616B65  # "flake"
+
+T = TypeVar("T")
+
+
+def schema_sql() -> str:
+    """The PostgreSQL DDL shipped with the package (``sql/postgres/schema.sql``)."""
+    return (resources.files("pytest_flakebench") / "sql" / "postgres" / "schema.sql").read_text(
+        encoding="utf-8"
+    )
+
+
+class PostgresStore:
+    """A results store in a PostgreSQL database; one connection, shared under a lock."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self.redacted_url = redact_url(url)
+        self._secrets = _passwords_of(url)
+        self._lock = threading.RLock()
+        self._connection: psycopg.Connection[Any] | None = None
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's message on one line, with the password scrubbed in case it echoes it."""
+        text = re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text.replace(self._url, self.redacted_url)
+
+    def _error(self, action: str, exc: BaseException) -> StoreError:
+        return StoreError(f"results store {self.redacted_url}: {action}: {self._reason(exc)}")
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        conn = self._connection
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        kwargs: dict[str, Any] = {"autocommit": True, "application_name": "flakebench"}
+        if "connect_timeout" not in self._url:
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+        try:
+            conn = psycopg.connect(self._url, **kwargs)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"results store {self.redacted_url} is unreachable: {self._reason(exc)}; "
+                f"is the server running?"
+            ) from exc
+        self._connection = conn
+        return conn
+
+    def _run(self, action: str, body: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``body`` on the connection, turning driver errors into ``StoreError``."""
+        with self._lock:
+            conn = self._conn()
+            try:
+                return body(conn)
+            except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:
+                raise self._not_initialised() from exc
+            except psycopg.Error as exc:
+                raise self._error(action, exc) from exc
+
+    def _not_initialised(self) -> StoreError:
+        return StoreError(
+            f"results store {self.redacted_url} is not initialised: "
+            f"run `flakebench store init {self.redacted_url}`"
+        )
+
+    # -- ResultStore ---------------------------------------------------------------------------
+
+    def init_schema(self) -> None:
+        """Create schema ``flakebench`` and its tables (idempotent)."""
+        script = schema_sql()
+
+        def body(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK_KEY,))
+                # No parameters: psycopg sends the whole file as one simple query.
+                conn.execute(script)
+
+        with self._lock:
+            conn = self._conn()
+            try:
+                body(conn)
+            except psycopg.Error as exc:
+                raise self._error("cannot create the schema", exc) from exc
+
+    def check(self) -> None:
+        """Raise ``StoreError`` if the server is unreachable or the schema is missing."""
+
+        def body(conn: psycopg.Connection[Any]) -> Any:
+            return conn.execute(
+                f"SELECT VALUE FROM {SCHEMA}.STORE_META WHERE KEY = 'schema_version'"
+            ).fetchone()
+
+        row = self._run("cannot read the schema version", body)
+        if row is None:
+            raise self._not_initialised()
+        if str(row[0]) != rows.SCHEMA_VERSION:
+            raise StoreError(
+                f"results store {self.redacted_url} has schema version {row[0]!r}, "
+                f"this plugin expects {rows.SCHEMA_VERSION!r}"
+            )
+
+    def save_run(self, run: RunResult) -> None:
+        """Write the run, its kinds and its snapshots in one transaction (all or nothing)."""
+        results = rows.result_rows(run, _CODEC)
+        kinds = rows.kind_rows(run, _CODEC)
+        snapshots = rows.snapshot_rows(run, _CODEC)
+
+        def body(conn: psycopg.Connection[Any]) -> None:
+            # Leaving the block on an exception rolls the transaction back.
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(_INSERT_RESULT, results)
+                cur.executemany(_INSERT_KIND, kinds)
+                if snapshots:
+                    cur.executemany(_INSERT_SNAPSHOT, snapshots)
+
+        try:
+            self._run(f"cannot save run {run.run_id}", body)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, pg_errors.UniqueViolation):
+                raise StoreError(
+                    f"results store {self.redacted_url}: cannot save run {run.run_id}: "
+                    f"run is already stored"
+                ) from exc.__cause__
+            raise
+
+    def list_runs(self, *, limit: int = 50, test: str | None = None) -> list[RunRow]:
+        """Newest runs first (parent rows only), optionally those whose test contains ``test``."""
+        sql = (f"SELECT {', '.join(rows.RUN_ROW_COLUMNS)} FROM {SCHEMA}.TEST_RESULTS "
+               "WHERE PARENT_RUN_ID IS NULL")
+        params: list[object] = []
+        if test:
+            # strpos(), not LIKE: the user's text may contain % or _.
+            sql += " AND (strpos(TEST_ID, %s) > 0 OR strpos(TEST_NAME, %s) > 0)"
+            params += [test, test]
+        sql += " ORDER BY STARTED_AT DESC, RUN_ID DESC LIMIT %s"
+        params.append(limit)
+        found = self._run("cannot list runs",
+                          lambda conn: conn.execute(sql, params).fetchall())
+        return [rows.run_row(r) for r in found]
+
+    def get_run(self, run_id: str) -> RunResult | None:
+        """A stored run by id or unique id prefix; ``StoreError`` if the prefix is ambiguous."""
+
+        def body(conn: psycopg.Connection[Any]) -> tuple[list[Any], list[Any]]:
+            found = conn.execute(
+                f"SELECT RUN_ID, RESULT_JSON FROM {SCHEMA}.TEST_RESULTS "
+                "WHERE PARENT_RUN_ID IS NULL AND (RUN_ID = %s OR substr(RUN_ID, 1, %s) = %s) "
+                "ORDER BY (RUN_ID = %s) DESC LIMIT 3",
+                (run_id, len(run_id), run_id, run_id),
+            ).fetchall()
+            if not found or (len(found) > 1 and found[0][0] != run_id):
+                return found, []
+            snaps = conn.execute(
+                f"SELECT {', '.join(rows.SNAPSHOT_READ_COLUMNS)} "
+                f"FROM {SCHEMA}.WORKER_METRICS_SNAPSHOTS WHERE RUN_ID = %s ORDER BY ORDINAL",
+                (found[0][0],),
+            ).fetchall()
+            return found, snaps
+
+        found, snaps = self._run(f"cannot read run {run_id}", body)
+        if not found:
+            return None
+        if len(found) > 1 and found[0][0] != run_id:
+            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
+        return rows.run_from_rows(found[0][1], snaps)
+
+    def close(self) -> None:
+        """Close the connection; never raises."""
+        with self._lock:
+            conn, self._connection = self._connection, None
+        if conn is not None:
+            # best effort: everything written is already committed
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+
+def _passwords_of(url: str) -> tuple[str, ...]:
+    """The URL's password, raw and percent-decoded, to scrub from driver messages."""
+    try:
+        raw = urlsplit(url).password
+    except ValueError:
+        return ()
+    return tuple({raw, unquote(raw)}) if raw else ()

@@ -1,0 +1,182 @@
+"""The embedded default results store: one SQLite file, created on first use.
+
+Several processes (pytest-xdist workers, a controller) share the file, so it runs in WAL mode
+with a 30 s busy timeout, and every write starts with ``BEGIN IMMEDIATE``: the write lock is
+taken up front instead of on the first write, which would otherwise fail with "database is
+locked" when two deferred transactions both try to upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from importlib import resources
+from pathlib import Path
+
+from pytest_flakebench.errors import StoreError
+from pytest_flakebench.results import RunResult
+from pytest_flakebench.stores import rows, shown_url
+from pytest_flakebench.stores.base import RunRow
+from pytest_flakebench.urls import sqlite_path
+
+BUSY_TIMEOUT_MS = 30_000
+_CODEC = rows.Codec(timestamp=rows.iso_utc, json=rows.json_text)
+_INSERT_RESULT = rows.insert_sql("TEST_RESULTS", rows.RESULT_COLUMNS, "?")
+_INSERT_KIND = rows.insert_sql("TEST_KIND_STATISTICS", rows.KIND_COLUMNS, "?")
+_INSERT_SNAPSHOT = rows.insert_sql("WORKER_METRICS_SNAPSHOTS", rows.SNAPSHOT_COLUMNS, "?")
+
+
+def schema_sql() -> str:
+    """The SQLite DDL shipped with the package (``sql/sqlite/schema.sql``)."""
+    return (resources.files("pytest_flakebench") / "sql" / "sqlite" / "schema.sql").read_text(
+        encoding="utf-8"
+    )
+
+
+class SQLiteStore:
+    """A results store in a SQLite file; one connection per thread."""
+
+    def __init__(self, url: str, *, base_dir: Path | None = None) -> None:
+        self.redacted_url = shown_url(url)
+        self.path = sqlite_path(url, base=base_dir)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._schema_ready = False
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _error(self, action: str, exc: BaseException) -> StoreError:
+        return StoreError(f"results store {self.redacted_url} ({self.path}): {action}: {exc}")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; check_same_thread=False
+            # only so that close() may close every thread's connection (each is used by one).
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error("cannot open the database file", exc) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._error("not a usable SQLite database", exc) from exc
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        if not self._schema_ready:
+            self._apply_schema(conn)  # the embedded store is created on first use
+        return conn
+
+    def _apply_schema(self, conn: sqlite3.Connection) -> None:
+        script = schema_sql()
+        try:
+            # executescript() runs statement by statement in autocommit mode; the explicit
+            # transaction makes concurrent first uses by several processes create it once.
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise self._error("cannot create the schema", exc) from exc
+        self._schema_ready = True
+
+    # -- ResultStore ---------------------------------------------------------------------------
+
+    def init_schema(self) -> None:
+        """Create the file, its directory and the tables (idempotent)."""
+        was_ready = self._schema_ready
+        conn = self._conn()  # applies the DDL when this store has not yet done so
+        if was_ready:
+            self._apply_schema(conn)  # init is explicit: apply again (idempotent)
+
+    def check(self) -> None:
+        """Open (and, on first use, create) the file; raise ``StoreError`` if it is unusable."""
+        conn = self._conn()
+        try:
+            row = conn.execute(
+                "SELECT VALUE FROM STORE_META WHERE KEY = 'schema_version'"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error("cannot read the schema version", exc) from exc
+        if row is None or str(row[0]) != rows.SCHEMA_VERSION:
+            raise StoreError(
+                f"results store {self.redacted_url} has schema version {row and row[0]!r}, "
+                f"this plugin expects {rows.SCHEMA_VERSION!r}"
+            )
+
+    def save_run(self, run: RunResult) -> None:
+        """Write the run, its kinds and its snapshots in one transaction (all or nothing)."""
+        results = rows.result_rows(run, _CODEC)
+        kinds = rows.kind_rows(run, _CODEC)
+        snapshots = rows.snapshot_rows(run, _CODEC)
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_INSERT_RESULT, results)
+            conn.executemany(_INSERT_KIND, kinds)
+            conn.executemany(_INSERT_SNAPSHOT, snapshots)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            reason = ("run is already stored" if isinstance(exc, sqlite3.IntegrityError)
+                      and "UNIQUE" in str(exc) else "write failed")
+            raise self._error(f"cannot save run {run.run_id}: {reason}", exc) from exc
+
+    def list_runs(self, *, limit: int = 50, test: str | None = None) -> list[RunRow]:
+        """Newest runs first (parent rows only), optionally those whose test contains ``test``."""
+        sql = (f"SELECT {', '.join(rows.RUN_ROW_COLUMNS)} FROM TEST_RESULTS "
+               "WHERE PARENT_RUN_ID IS NULL")
+        params: list[object] = []
+        if test:
+            # instr(), not LIKE: the user's text may contain % or _.
+            sql += " AND (instr(TEST_ID, ?) > 0 OR instr(TEST_NAME, ?) > 0)"
+            params += [test, test]
+        sql += " ORDER BY STARTED_AT DESC, RUN_ID DESC LIMIT ?"
+        params.append(limit)
+        try:
+            found = self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("cannot list runs", exc) from exc
+        return [rows.run_row(r) for r in found]
+
+    def get_run(self, run_id: str) -> RunResult | None:
+        """A stored run by id or unique id prefix; ``StoreError`` if the prefix is ambiguous."""
+        conn = self._conn()
+        try:
+            found = conn.execute(
+                "SELECT RUN_ID, RESULT_JSON FROM TEST_RESULTS WHERE PARENT_RUN_ID IS NULL "
+                "AND (RUN_ID = ? OR substr(RUN_ID, 1, ?) = ?) ORDER BY RUN_ID = ? DESC LIMIT 3",
+                (run_id, len(run_id), run_id, run_id),
+            ).fetchall()
+            if not found:
+                return None
+            if len(found) > 1 and found[0][0] != run_id:
+                raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
+            snaps = conn.execute(
+                f"SELECT {', '.join(rows.SNAPSHOT_READ_COLUMNS)} FROM WORKER_METRICS_SNAPSHOTS "
+                "WHERE RUN_ID = ? ORDER BY ORDINAL",
+                (found[0][0],),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot read run {run_id}", exc) from exc
+        return rows.run_from_rows(found[0][1], snaps)
+
+    def close(self) -> None:
+        """Close every thread's connection; never raises."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            # closing is best effort: the data is already committed
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+

@@ -1,0 +1,84 @@
+"""Parsing of the human units templates use: durations, latencies and rates.
+
+Durations and latencies accept ``"30s"``, ``"250ms"``, ``"2m"``, ``"1h"``, ``"500us"`` or a bare
+number of seconds; rates accept ``"0.5%"`` or a fraction such as ``0.005``. Values are kept as
+integers on the wire: latencies in microseconds, durations in seconds as floats.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(us|µs|ms|s|m|h)?\s*$")
+_FACTORS_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+DURATION_HELP = "a duration such as '30s', '250ms', '2m' or a number of seconds"
+LATENCY_HELP = "a latency such as '20ms', '500us' or '1.5s'"
+RATE_HELP = "a rate such as '0.5%' or a fraction between 0 and 1 such as 0.005"
+
+
+def parse_duration_s(value: object) -> float:
+    """Return ``value`` as seconds; raise ``ValueError`` naming the accepted forms."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match is None:
+            raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+        seconds = float(match.group(1)) * _FACTORS_S[match.group(2)]
+    else:
+        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+    if seconds < 0 or seconds != seconds:  # NaN check without importing math
+        raise ValueError(f"expected a non-negative duration, got {value!r}")
+    return seconds
+
+
+def parse_latency_us(value: object) -> int:
+    """Return a latency limit in whole microseconds (a bare number means seconds)."""
+    if isinstance(value, str) and not _DURATION_RE.match(value):
+        raise ValueError(f"expected {LATENCY_HELP}, got {value!r}")
+    try:
+        seconds = parse_duration_s(value)
+    except ValueError:
+        raise ValueError(f"expected {LATENCY_HELP}, got {value!r}") from None
+    return round(seconds * 1_000_000)
+
+
+def parse_rate(value: object) -> float:
+    """Return a rate as a fraction in [0, 1]."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected {RATE_HELP}, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            rate = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(f"expected {RATE_HELP}, got {value!r}") from None
+    elif isinstance(value, int | float):
+        rate = float(value)
+    else:
+        raise ValueError(f"expected {RATE_HELP}, got {value!r}")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"expected {RATE_HELP}, got {value!r} (out of range)")
+    return rate
+
+
+def format_us(value_us: float) -> str:
+    """Render microseconds the way people read latencies: 850us, 12.3ms, 1.20s."""
+    if value_us < 1000:
+        return f"{value_us:.0f}us"
+    if value_us < 1_000_000:
+        return f"{value_us / 1000:.3g}ms" if value_us < 100_000 else f"{value_us / 1000:.0f}ms"
+    return f"{value_us / 1_000_000:.3g}s"
+
+
+def format_duration_s(seconds: float) -> str:
+    """Render seconds compactly: 30s, 2m30s, 250ms."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:g}s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:g}s" if rest else f"{int(minutes)}m"

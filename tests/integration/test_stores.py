@@ -1,0 +1,294 @@
+"""One suite for every results store: SQLite in tmp_path, PostgreSQL in a throwaway database."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_flakebench.errors import ConfigError, StoreError
+from pytest_flakebench.stores import DEFAULT_STORE_URL, ResultStore, open_store
+from pytest_flakebench.urls import redact_url, sqlite_path
+from tests.integration.factories import PG_DSN, make_run, throwaway_pg_database
+
+TABLES = ("TEST_RESULTS", "TEST_KIND_STATISTICS", "WORKER_METRICS_SNAPSHOTS")
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """A fresh database for this module, dropped at the end."""
+    with throwaway_pg_database() as url:
+        if url is None:
+            pytest.skip(f"PostgreSQL at {redact_url(PG_DSN)} does not answer "
+                        f"(set FLAKEBENCH_TEST_PG_DSN or start the server)")
+        yield url
+
+
+def _drop_pg_schema(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS flakebench CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, not yet initialised store."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'flakebench.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    _drop_pg_schema(url)  # each test starts from nothing
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[ResultStore]:
+    """An initialised store, closed after the test."""
+    s = open_store(store_url)
+    s.init_schema()
+    yield s
+    s.close()
+
+
+def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run SQL on the store's database directly (SQLite: no schema prefix)."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(sqlite_path(url))
+        try:
+            return conn.execute(sql.replace("flakebench.", "").replace("%s", "?"),
+                                params).fetchall()
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        return pg.execute(sql, params).fetchall()
+
+
+def counts(url: str) -> dict[str, int]:
+    """Rows per results table."""
+    return {t: query(url, f"SELECT count(*) FROM flakebench.{t}")[0][0] for t in TABLES}
+
+
+def test_init_is_idempotent(store_url: str) -> None:
+    s = open_store(store_url)
+    try:
+        s.init_schema()
+        s.init_schema()
+        s.check()
+    finally:
+        s.close()
+    s2 = open_store(store_url)
+    try:
+        s2.init_schema()  # a second store object on the same database: still harmless
+        s2.check()
+    finally:
+        s2.close()
+    assert query(store_url, "SELECT VALUE FROM flakebench.STORE_META") == [("1",)]
+    assert counts(store_url) == dict.fromkeys(TABLES, 0)
+
+
+@pytest.mark.postgres
+def test_check_on_uninitialised_postgres_names_the_fix(pg_database: str) -> None:
+    _drop_pg_schema(pg_database)
+    s = open_store(pg_database)
+    try:
+        with pytest.raises(StoreError, match=r"is not initialised: run `flakebench store init "):
+            s.check()
+        with pytest.raises(StoreError, match="not initialised"):
+            s.save_run(make_run())
+        # check() never creates anything on a server
+        assert query(pg_database, "SELECT count(*) FROM information_schema.schemata "
+                                  "WHERE schema_name = 'flakebench'") == [(0,)]
+    finally:
+        s.close()
+
+
+def test_sqlite_store_is_created_on_first_use(tmp_path: Path) -> None:
+    s = open_store("sqlite:///deep/dir/fb.db", base_dir=tmp_path)
+    try:
+        s.check()
+        s.save_run(make_run(run_id="r1"))
+        assert s.get_run("r1") is not None
+    finally:
+        s.close()
+    path = tmp_path / "deep" / "dir" / "fb.db"
+    assert path.is_file()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()
+
+
+def test_save_then_get_round_trips(store: ResultStore) -> None:
+    run = make_run(workers=2, snapshots_per_worker=4)
+    store.save_run(run)
+    got = store.get_run(run.run_id)
+    assert got is not None
+    assert got.to_dict() == run.to_dict()
+    assert got == run
+    prefix = store.get_run(run.run_id[:8])
+    assert prefix is not None
+    assert prefix.run_id == run.run_id
+    assert store.get_run("no-such-run") is None
+
+
+def test_ambiguous_prefix_is_an_error(store: ResultStore) -> None:
+    store.save_run(make_run(run_id="abc-1"))
+    store.save_run(make_run(run_id="abc-2"))
+    with pytest.raises(StoreError, match="ambiguous"):
+        store.get_run("abc")
+    got = store.get_run("abc-1")
+    assert got is not None
+    assert got.run_id == "abc-1"
+
+
+def test_list_runs_newest_first_with_filter_and_limit(store: ResultStore) -> None:
+    t0 = 1_732_680_000.0
+    store.save_run(make_run(run_id="old", started_at=t0, test="tests/a.py::test_x", name=None))
+    store.save_run(make_run(run_id="new", started_at=t0 + 100, test="tests/b.py::test_y"))
+    store.save_run(make_run(run_id="mid", started_at=t0 + 50, test="tests/a.py::test_x",
+                            name=None, workers=3))
+    rows = store.list_runs()
+    assert [r.run_id for r in rows] == ["new", "mid", "old"]  # no worker rows
+    assert rows[0].test == "tests/b.py::test_y"
+    assert rows[0].started_at == pytest.approx(t0 + 100, abs=1e-6)
+    assert rows[0].verdict == "FAILED"
+    assert rows[0].table == "public.orders"
+    assert rows[0].errors == 2
+    assert [r.run_id for r in store.list_runs(test="a.py")] == ["mid", "old"]
+    assert [r.run_id for r in store.list_runs(test="oltp-simple")] == ["new"]  # template name
+    assert [r.run_id for r in store.list_runs(test="%")] == []  # not a wildcard
+    assert [r.run_id for r in store.list_runs(limit=1)] == ["new"]
+
+
+def test_multi_worker_runs_get_child_rows(store: ResultStore, store_url: str) -> None:
+    store.save_run(make_run(run_id="solo"))
+    store.save_run(make_run(run_id="multi", workers=3))
+    children = query(store_url, "SELECT RUN_ID, WORKER_ID, TOTAL_OPS, VERDICT "
+                                "FROM flakebench.TEST_RESULTS WHERE PARENT_RUN_ID = %s "
+                                "ORDER BY RUN_ID", ("multi",))
+    assert [c[:2] for c in children] == [("multi:gw0", "gw0"), ("multi:gw1", "gw1"),
+                                         ("multi:gw2", "gw2")]
+    assert all(c[3] is None for c in children)
+    assert query(store_url, "SELECT count(*) FROM flakebench.TEST_RESULTS "
+                            "WHERE PARENT_RUN_ID = %s", ("solo",)) == [(0,)]
+    kinds = query(store_url, "SELECT KIND FROM flakebench.TEST_KIND_STATISTICS "
+                             "WHERE RUN_ID = %s ORDER BY KIND", ("multi",))
+    assert [k[0] for k in kinds] == ["insert", "overall", "point_lookup", "range_scan"]
+
+
+def test_failed_save_leaves_nothing_half_written(store: ResultStore, store_url: str) -> None:
+    first = make_run(run_id="dup")
+    store.save_run(first)
+    before = counts(store_url)
+    with pytest.raises(StoreError, match="already stored"):
+        store.save_run(make_run(run_id="dup", workers=2))
+    assert counts(store_url) == before
+    # A failure in the last table (duplicate snapshot key) must undo the first two as well.
+    bad = make_run(run_id="bad")
+    bad = type(bad)(**{**{f: getattr(bad, f) for f in bad.__slots__},
+                       "snapshots": bad.snapshots + bad.snapshots[:1]})
+    with pytest.raises(StoreError, match="cannot save run bad"):
+        store.save_run(bad)
+    assert counts(store_url) == before
+    assert store.get_run("bad") is None
+    store.save_run(make_run(run_id="after"))  # the store is still usable
+    assert store.get_run("dup") == first
+
+
+def test_concurrent_saves_from_threads(store: ResultStore) -> None:
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(4):
+                store.save_run(make_run(run_id=f"t{n}-{i}", snapshots_per_worker=1))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.list_runs(limit=100)) == 16
+
+
+@pytest.mark.postgres
+def test_unreachable_postgres_error_is_redacted() -> None:
+    s = open_store("postgresql://bench:s3cret-pw@127.0.0.1:1/app?connect_timeout=2")
+    try:
+        with pytest.raises(StoreError) as info:
+            s.check()
+    finally:
+        s.close()
+    text = str(info.value)
+    assert "s3cret-pw" not in text
+    assert "postgresql://bench:***@127.0.0.1:1/app" in text
+    assert "is the server running?" in text
+
+
+@pytest.mark.postgres
+def test_store_errors_never_carry_the_password(pg_database: str) -> None:
+    # trust auth accepts any password, so the URL reaches the server and the schema error.
+    url = pg_database.replace("postgres@", "postgres:s3cret-pw@", 1)
+    assert "s3cret-pw" in url
+    _drop_pg_schema(pg_database)
+    s = open_store(url)
+    try:
+        assert "s3cret-pw" not in s.redacted_url
+        for call in (s.check, lambda: s.save_run(make_run()), s.list_runs):
+            with pytest.raises(StoreError) as info:
+                call()
+            assert "s3cret-pw" not in str(info.value)
+            assert "***" in str(info.value)
+    finally:
+        s.close()
+
+
+def test_unsupported_and_future_schemes() -> None:
+    with pytest.raises(ConfigError, match="not available yet") as info:
+        open_store("snowflake://u:s3cret-pw@acct/db/sc?warehouse=WH")
+    assert "s3cret-pw" not in str(info.value)
+    with pytest.raises(ConfigError):
+        open_store("mysql://u@h/db")
+    assert DEFAULT_STORE_URL == "sqlite:///.flakebench/flakebench.db"
+
+
+def test_importing_stores_does_not_import_psycopg() -> None:
+    code = ("import sys, pytest_flakebench.stores as s; s.open_store('sqlite:///x.db'); "
+            "sys.exit('psycopg' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_sqlite_file_is_shared_by_several_processes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    code = (
+        "import sys\n"
+        "from pytest_flakebench.stores import open_store\n"
+        "from tests.integration.factories import make_run\n"
+        "s = open_store(sys.argv[1])\n"
+        "try:\n"
+        "    for i in range(5):\n"
+        "        s.save_run(make_run(run_id=f'{sys.argv[2]}-{i}', snapshots_per_worker=2))\n"
+        "finally:\n"
+        "    s.close()\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", code, url, f"p{n}"], cwd=root)
+             for n in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    s = open_store(url)
+    try:
+        assert len(s.list_runs(limit=100)) == 20
+    finally:
+        s.close()

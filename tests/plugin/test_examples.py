@@ -1,0 +1,34 @@
+"""The examples run as a user runs them: ``pytest examples --flakebench``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.postgres
+def test_examples_run_and_pass(pytester: pytest.Pytester, pg_dsn: str,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(EXAMPLES, pytester.path / "examples", ignore=shutil.ignore_patterns(
+        ".flakebench", "__pycache__"))
+    monkeypatch.setenv("FLAKEBENCH_TARGET_DEMO_PG", pg_dsn)
+    result = pytester.runpytest_subprocess(
+        "examples", "--flakebench", "--flakebench-duration-scale=0.3", "--flakebench-json=out.json")
+    result.assert_outcomes(passed=4)
+    runs = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert {r["test"].split("::")[-1] for r in runs} == {"test_orders_oltp", "test_custom_query"}
+    assert all(r["verdict"] == "PASSED" for r in runs)
+    assert (pytester.path / "examples" / ".flakebench" / "flakebench.db").is_file()
+
+
+def test_quickstart_without_flag_skips_benchmarks(pytester: pytest.Pytester) -> None:
+    shutil.copytree(EXAMPLES, pytester.path / "examples", ignore=shutil.ignore_patterns(
+        ".flakebench", "__pycache__"))
+    result = pytester.runpytest_subprocess("examples/quickstart", "-rs")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(["*run with --flakebench*"])
