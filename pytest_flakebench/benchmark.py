@@ -13,20 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_flakebench import __version__
-from pytest_flakebench.assemble import stats_from_aggregate
 from pytest_flakebench.drivers import open_driver
 from pytest_flakebench.drivers.base import Driver
+from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT
 from pytest_flakebench.engine.runner import Engine, EngineConfig, EngineOutcome, Tick
 from pytest_flakebench.errors import TargetError
-from pytest_flakebench.fingerprint import make_fingerprint
 from pytest_flakebench.mix import smooth_weighted_schedule
 from pytest_flakebench.profile import TableProfile
-from pytest_flakebench.results import RunResult, Status, Verdict, WorkerSummary
-from pytest_flakebench.slo import evaluate
+from pytest_flakebench.results import RunResult
 from pytest_flakebench.targets import ResolvedTarget
 from pytest_flakebench.template import Template
 from pytest_flakebench.urls import scheme_of
+from pytest_flakebench.verdict import Measured, RunMeta, build_result, worker_summary
 from pytest_flakebench.workload import KindPlan, ThreadContext, build_plans
 
 
@@ -113,42 +111,27 @@ def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id:
 
 
 def assemble(prepared: Prepared, outcome: EngineOutcome, *, test: str, run_id: str,
-             target: ResolvedTarget, connections: int, workers: int = 1) -> RunResult:
-    """The run's result: statistics, SLO checks, verdict and fingerprint."""
-    t = prepared.template
-    operations = {k: t.kind_operation(k) for k in outcome.kinds}
-    overall, kinds = stats_from_aggregate(outcome.kinds, operations, outcome.aggregate.cells,
-                                          outcome.measurement_s)
-    checks = evaluate(t.slo, overall, kinds)
-    messages = list(outcome.messages)
-    status: Status = outcome.status
-    verdict: Verdict = "PASSED"
-    if status == "CANCELLED":
-        verdict = "FAILED"
-        messages.append(f"run cancelled ({type(outcome.interrupt).__name__}) after "
-                        f"{outcome.measurement_s:.1f}s of measurement")
-    if overall.ops == 0:
-        verdict = "FAILED"
-        messages.append("no successful operation in the measurement window")
-    if any(not c.ok for c in checks):
-        verdict = "FAILED"
-    template_dict = t.model_dump(mode="json")
-    worker = WorkerSummary(worker_id="main", host=socket.gethostname(), connections=connections,
-                           status=status, ops=overall.ops, errors=overall.errors,
-                           qps=overall.qps, p95_us=overall.latency.p95_us)
-    return RunResult(
-        run_id=run_id, test=test, status=status, verdict=verdict, template=template_dict,
-        fingerprint=make_fingerprint(
-            template=template_dict, target_kind=scheme_of(target.url),
-            server_version=prepared.server_version, row_count=prepared.profile.row_count,
-            connections=connections, workers=workers, plugin_version=__version__),
-        target_kind=scheme_of(target.url), target=prepared.driver.redacted_url,
-        table=str(prepared.profile.info.table), mode=t.mode, connections=connections,
-        started_at=outcome.started_at, ended_at=outcome.ended_at,
-        measurement_s=outcome.measurement_s, warmup_s=outcome.warmup_s, overall=overall,
-        kinds=kinds, slo=checks, workers=(worker,), snapshots=tuple(outcome.snapshots),
-        messages=tuple(messages), plugin_version=__version__,
-    )
+             target: ResolvedTarget, connections: int) -> RunResult:
+    """The result of a run measured entirely in this process (no control plane)."""
+    o = outcome.aggregate.cells
+    worker = worker_summary("main", host=socket.gethostname(), connections=connections,
+                            status=outcome.status, measured=o[PHASE_MEASUREMENT],
+                            measurement_s=outcome.measurement_s)
+    measured = Measured(kinds=outcome.kinds, cells=o, measurement_s=outcome.measurement_s,
+                        warmup_s=outcome.warmup_s, started_at=outcome.started_at,
+                        ended_at=outcome.ended_at, status=outcome.status,
+                        connections=connections, workers=(worker,),
+                        snapshots=tuple(outcome.snapshots), messages=list(outcome.messages))
+    return build_result(prepared.template, measured, meta_of(prepared, target), run_id=run_id,
+                        test=test)
+
+
+def meta_of(prepared: Prepared, target: ResolvedTarget) -> RunMeta:
+    """What the run is pointed at."""
+    return RunMeta(target_kind=scheme_of(target.url), target=prepared.driver.redacted_url,
+                   table=str(prepared.profile.info.table),
+                   server_version=prepared.server_version,
+                   row_count=prepared.profile.row_count)
 
 
 def run_local(prepared: Prepared, *, test: str, target: ResolvedTarget, duration_scale: float,

@@ -25,6 +25,16 @@ JSON = ("flakebench_json", "flakebench_json", "FLAKEBENCH_JSON",
         "write every run of the session as JSON ({\"version\": 1, \"runs\": [...]}) to PATH")
 SCALE = ("flakebench_duration_scale", "flakebench_duration_scale", "FLAKEBENCH_DURATION_SCALE",
          "multiply every benchmark's duration and warmup by FACTOR (e.g. 0.1 for a quick CI run)")
+JOIN = ("flakebench_join_timeout", "flakebench_join_timeout", "FLAKEBENCH_JOIN_TIMEOUT",
+        "seconds to wait for every worker to join a run before it fails naming the missing ones "
+        "(default 120)")
+DEAD = ("flakebench_dead_after", "flakebench_dead_after", "FLAKEBENCH_DEAD_AFTER",
+        "seconds without a heartbeat after which a worker is dead and the run PARTIAL "
+        "(default 5; stale after 2)")
+DRAIN = ("flakebench_drain_timeout", "flakebench_drain_timeout", "FLAKEBENCH_DRAIN_TIMEOUT",
+         "seconds workers get to finish in-flight operations after STOP (default 10)")
+PARTIAL = ("flakebench_partial", "flakebench_partial", "FLAKEBENCH_PARTIAL",
+           "what a PARTIAL run (a worker died) does to its test: fail (default) or warn")
 TARGETS_INI = ("flakebench_targets",
                "named targets, one per line: NAME = URL (also [tool.flakebench.targets.NAME] in "
                "pyproject.toml and env FLAKEBENCH_TARGET_<NAME>)")
@@ -41,6 +51,11 @@ def addoption(parser: pytest.Parser) -> None:
                     help=f"{JSON[3]}. Env {JSON[2]}, ini {JSON[1]}.")
     group.addoption("--flakebench-duration-scale", metavar="FACTOR", default=None, dest=SCALE[0],
                     help=f"{SCALE[3]}. Env {SCALE[2]}, ini {SCALE[1]}.")
+    for spec, metavar in ((JOIN, "SECONDS"), (DEAD, "SECONDS"), (DRAIN, "SECONDS"),
+                          (PARTIAL, "fail|warn")):
+        group.addoption(f"--{spec[0].replace('_', '-')}", metavar=metavar, default=None,
+                        dest=spec[0], help=f"{spec[3]}. Env {spec[2]}, ini {spec[1]}.")
+        parser.addini(spec[1], help=spec[3], default=None)
     parser.addini(ENABLE[1], help=ENABLE[3], type="bool", default=False)
     parser.addini(STORE[1], help=STORE[3], default=None)
     parser.addini(JSON[1], help=JSON[3], default=None)
@@ -57,6 +72,10 @@ class Settings:
     json_path: Path | None
     duration_scale: float
     rootdir: Path
+    join_timeout_s: float = 120.0
+    dead_after_s: float = 5.0
+    drain_timeout_s: float = 10.0
+    partial_fails: bool = True
 
 
 def _raw(config: pytest.Config, spec: tuple[str, str, str, str]) -> tuple[object, str] | None:
@@ -83,6 +102,20 @@ def _truthy(value: object, source: str) -> bool:
     raise pytest.UsageError(f"{source}={value!r}: expected true/false (1/0)")
 
 
+def _seconds(config: pytest.Config, spec: tuple[str, str, str, str], default: float) -> float:
+    raw = _raw(config, spec)
+    if raw is None:
+        return default
+    value, source = raw
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise pytest.UsageError(f"{source}={value!r}: expected a positive number of seconds")
+    return seconds
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Resolve every setting; bad values are a usage error naming their source and the fix."""
     enabled_raw = _raw(config, ENABLE)
@@ -106,5 +139,13 @@ def resolve(config: pytest.Config) -> Settings:
                 f"{source}={value!r}: expected a positive number, e.g. 0.1 to run every "
                 f"benchmark for a tenth of its duration"
             )
+    partial_raw = _raw(config, PARTIAL)
+    partial = str(partial_raw[0]).strip().lower() if partial_raw else "fail"
+    if partial_raw is not None and partial not in ("fail", "warn"):
+        raise pytest.UsageError(f"{partial_raw[1]}={partial_raw[0]!r}: expected 'fail' or 'warn'")
     return Settings(enabled=enabled, store_url=store_url, json_path=json_path,
-                    duration_scale=scale, rootdir=Path(config.rootpath))
+                    duration_scale=scale, rootdir=Path(config.rootpath),
+                    join_timeout_s=_seconds(config, JOIN, 120.0),
+                    dead_after_s=_seconds(config, DEAD, 5.0),
+                    drain_timeout_s=_seconds(config, DRAIN, 10.0),
+                    partial_fails=partial == "fail")

@@ -39,7 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "flakebench(**template): a database benchmark; keywords are template fields "
         "(target, table, mix, concurrency, duration, warmup, slo, …) or template='file.toml'",
     )
-    config.stash[SESSION_KEY] = BenchSession(config, options.resolve(config))
+    bench = BenchSession(config, options.resolve(config))
+    config.stash[SESSION_KEY] = bench
+    config.pluginmanager.register(bench, "flakebench-session")  # its own hooks: Ctrl-C
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_flakebench.distributed.xdist_hooks import XdistHooks
+
+        config.pluginmanager.register(XdistHooks(config, bench), "flakebench-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -47,6 +53,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.finish()
+
 
 
 def _template_for(item: pytest.Function) -> Template:
@@ -162,6 +169,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.config.stash[SESSION_KEY].terminal_summary(terminalreporter)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Write ``--flakebench-json`` and close the store."""
-    session.config.stash[SESSION_KEY].finish()
+    """Let runs in flight end (before xdist tears its workers down), then write the JSON."""
+    bench = session.config.stash[SESSION_KEY]
+    bench.wait_for_runs()
+    bench.write_json()
+

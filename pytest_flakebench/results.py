@@ -108,6 +108,7 @@ class Snapshot:
     p95_us: int
     p99_us: int
     histogram: str
+    active_connections: int = 0  # connections the worker was told to keep busy
 
     def to_dict(self) -> dict[str, Any]:
         """Builtins only."""
@@ -188,6 +189,7 @@ class RunResult:
     snapshots: tuple[Snapshot, ...] = ()
     messages: tuple[str, ...] = ()  # notes shown with the result (partial run, cancelled…)
     plugin_version: str = ""
+    control: dict[str, Any] = field(default_factory=dict)  # control-plane lag, connection split
 
     @property
     def breaches(self) -> tuple[SLOCheck, ...]:
@@ -218,6 +220,7 @@ class RunResult:
             "workers": [w.to_dict() for w in self.workers],
             "messages": list(self.messages),
             "plugin_version": self.plugin_version,
+            "control": self.control,
         }
         if with_snapshots:
             data["snapshots"] = [s.to_dict() for s in self.snapshots]
@@ -249,4 +252,5 @@ class RunResult:
             snapshots=tuple(Snapshot.from_dict(s) for s in data.get("snapshots", ())),
             messages=tuple(data.get("messages", ())),
             plugin_version=data.get("plugin_version", ""),
+            control=dict(data.get("control", {})),
         )

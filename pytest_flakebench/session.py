@@ -1,22 +1,30 @@
 """The per-process benchmark session: runs benchmarks, keeps their results, reports them.
 
-Registered in ``config.stash`` by the plugin. Heavy modules (drivers, pydantic models, the
-engine) are imported only when a benchmark actually runs.
+Every run goes through the control plane, with or without xdist: the controlling process (the
+xdist controller, or the single pytest process) owns a ``Coordinator`` thread that drives each
+run and stores its merged result; every process that runs the benchmark item is a worker. So
+``-n 0`` and ``-n N`` share one code path and produce the same shape of results. Heavy modules
+are imported only when a benchmark actually runs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
+import uuid
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_flakebench.options import Settings
 
 if TYPE_CHECKING:
-    from pytest_flakebench.engine.runner import Tick
+    from pytest_flakebench.control.plane import ControlPlane
+    from pytest_flakebench.distributed.coordinator import Coordinator
     from pytest_flakebench.results import RunResult
     from pytest_flakebench.stores.base import ResultStore
     from pytest_flakebench.template import Template
@@ -24,30 +32,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("pytest_flakebench")
 
 SPOOL_DIR = Path(".flakebench") / "spool"
+SESSION_INPUT = "flakebench_session"
+CONTROL_INPUT = "flakebench_control"
 
 
-class _Progress:
-    """Live progress of the running benchmark on the terminal (rewritten in place on a TTY)."""
+class _Printer:
+    """Live lines on the controlling terminal (rewritten in place on a TTY)."""
 
-    def __init__(self, config: pytest.Config, name: str, total_s: float) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.reporter = config.pluginmanager.get_plugin("terminalreporter")
         self.capman = config.pluginmanager.get_plugin("capturemanager")
         self.quiet = config.get_verbosity() < -1 or self.reporter is None
-        self.tty = bool(self.reporter is not None and self.reporter.isatty)
-        self.name = name
-        self.total_s = total_s
         self.count = 0
-        self.line = ""
 
-    def _write(self, line: str, *, final: bool = False) -> None:
-        from contextlib import nullcontext
-
+    def __call__(self, line: str, final: bool) -> None:
         reporter = self.reporter
-        if reporter is None:
+        if self.quiet or reporter is None:
             return
-        guard = self.capman.global_and_fixture_disabled() if self.capman else nullcontext()
+        self.count += 1
+        guard: Any = self.capman.global_and_fixture_disabled() if self.capman else nullcontext()
         with guard:
-            if self.tty:
+            if reporter.isatty:
                 if self.count == 1:
                     reporter.ensure_newline()
                     reporter.write(line, flush=True)
@@ -57,49 +62,39 @@ class _Progress:
                     reporter.write("\n", flush=True)
             elif final or self.count % 5 == 1:
                 reporter.write_line(line, flush=True)
-
-    def tick(self, tick: Tick) -> None:
-        from pytest_flakebench.report.text import progress_line
-
-        if self.quiet:
-            return
-        self.count += 1
-        self.line = progress_line(
-            self.name, phase=tick.phase, elapsed_s=tick.elapsed_s, total_s=self.total_s,
-            qps=tick.interval_qps, p95_us=tick.p95_us, errors=tick.errors,
-            in_flight=tick.in_flight)
-        self._write(self.line)
-
-    def done(self, result: RunResult | None) -> None:
-        """End the live line with the run's measured figures."""
-        if self.quiet or not self.count:
-            return
-        if result is not None:
-            from pytest_flakebench.report.text import progress_line
-
-            o = result.overall
-            self.count = max(self.count, 2)  # rewrite in place on a TTY
-            self.line = progress_line(
-                self.name, phase=result.status, elapsed_s=result.measurement_s + result.warmup_s,
-                total_s=self.total_s, qps=o.qps, p95_us=o.latency.p95_us, errors=o.errors,
-                in_flight=0)
-        self._write(self.line, final=True)
+        if final:
+            self.count = 0
 
 
 class BenchSession:
-    """Runs this process's benchmarks and reports them at the end of the session."""
+    """Runs this process's share of every benchmark and, if it controls, drives and reports."""
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
         self.results: list[RunResult] = []
-        self._store: ResultStore | None = None
         self.spooled: list[Path] = []
+        self._store: ResultStore | None = None
+        self._plane: ControlPlane | None = None
+        self._coordinator: Coordinator | None = None
+        self._tmpdir: Path | None = None
+        workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        self.is_worker = workerinput is not None
+        if workerinput is not None:
+            self.worker_id = str(workerinput.get("workerid", "gw?"))
+            self.session_id = str(workerinput.get(SESSION_INPUT, ""))
+            self.control_url = str(workerinput.get(CONTROL_INPUT, ""))
+        else:
+            self.worker_id = "main"
+            self.session_id = uuid.uuid4().hex
+            self.control_url = ""
+
+    # -- resources -------------------------------------------------------------------------
 
     def store(self) -> ResultStore | None:
         """The results store, opened and checked on first use (before any load is sent)."""
-        if self.settings.store_url is None:
-            return None
+        if self.settings.store_url is None or self.is_worker:
+            return None  # workers never write results: the controller stores every run
         if self._store is None:
             from pytest_flakebench.stores import open_store
 
@@ -112,36 +107,81 @@ class BenchSession:
             self._store = store
         return self._store
 
+    def control_url_for_workers(self) -> str:
+        """Where the control plane lives: the results store, or a private file without one."""
+        if not self.control_url:
+            if self.settings.store_url is not None:
+                url = self.settings.store_url
+                if url.lower().startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                    from pytest_flakebench.urls import sqlite_path
+
+                    url = "sqlite:///" + str(sqlite_path(url, base=self.settings.rootdir))
+                self.control_url = url
+            else:
+                self._tmpdir = Path(tempfile.mkdtemp(prefix="flakebench-control-"))
+                self.control_url = f"sqlite:///{self._tmpdir / 'control.db'}"
+        return self.control_url
+
+    def plane(self) -> ControlPlane:
+        """This process's handle on the control plane."""
+        if self._plane is None:
+            from pytest_flakebench.control.plane import open_control_plane
+
+            self._plane = open_control_plane(self.control_url_for_workers(),
+                                             base_dir=self.settings.rootdir)
+        return self._plane
+
+    def coordinator(self) -> Coordinator:
+        """The controller thread (controlling process only)."""
+        if self._coordinator is None:
+            from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
+
+            s = self.settings
+            self._coordinator = Coordinator(
+                self.plane(), keep=self.keep, show=_Printer(self.config),
+                settings=ControllerSettings(
+                    duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
+                    dead_after_s=s.dead_after_s, stale_after_s=min(2.0, s.dead_after_s / 2),
+                    drain_timeout_s=s.drain_timeout_s, partial_fails=s.partial_fails))
+        return self._coordinator
+
+    def dispatch(self, test_ids: list[str], workers: list[str]) -> None:
+        """Create a run for each benchmark on ``workers`` and queue it for the controller."""
+        from pytest_flakebench.benchmark import new_run_id
+
+        plane = self.plane()
+        coordinator = self.coordinator()
+        for test_id in test_ids:
+            run_id = new_run_id()
+            plane.create_run(run_id=run_id, session_id=self.session_id, test_id=test_id,
+                             participants=workers)
+            coordinator.submit(run_id)
+
+    # -- running -----------------------------------------------------------------------------
+
     def run(self, item: pytest.Item, template: Template) -> RunResult:
-        """Preflight, run and store one benchmark; returns the merged result."""
-        from pytest_flakebench.benchmark import prepare, run_local
+        """Take part in the benchmark of ``item`` and return the merged result."""
+        from pytest_flakebench.distributed.worker import WorkerContext, run_worker
         from pytest_flakebench.targets import resolve_target
 
         s = self.settings
         target = resolve_target(template.target, rootdir=s.rootdir,
                                 ini_lines=self.config.getini("flakebench_targets"))
-        self.store()  # an unusable store is an error before load, not a lost run after it
-        prepared = prepare(template, target, base_dir=s.rootdir)
-        total_s = (template.warmup + template.duration) * s.duration_scale
-        progress = _Progress(self.config, item.name, total_s)
-        result: RunResult | None = None
-        try:
-            result, outcome = run_local(prepared, test=item.nodeid, target=target,
-                                        duration_scale=s.duration_scale, on_tick=progress.tick)
-        finally:
-            progress.done(result)
-            prepared.close()
-        self.keep(result)
-        if outcome.interrupt is not None:
-            raise outcome.interrupt
-        return result
+        if not self.is_worker:
+            self.store()  # an unusable store is an error before load, not a lost run after it
+            self.dispatch([item.nodeid], [self.worker_id])
+        ctx = WorkerContext(plane=self.plane(), session_id=self.session_id,
+                            worker_id=self.worker_id, base_dir=s.rootdir,
+                            duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
+                            drain_timeout_s=s.drain_timeout_s)
+        return run_worker(ctx, test_id=item.nodeid, template=template, target=target)
 
     def keep(self, result: RunResult) -> None:
-        """Remember the result and persist it (spooling it locally if the store fails)."""
+        """(Controller) remember and persist a merged result; spool it if the store fails."""
         from pytest_flakebench.errors import StoreError
 
         self.results.append(result)
-        store = self._store
+        store = self._store if self._store is not None else self._open_store_quietly()
         if store is None:
             return
         try:
@@ -153,6 +193,16 @@ class BenchSession:
             self.spooled.append(spool)
             log.warning("results store failed (%s); run %s spooled to %s", exc,
                         result.run_id, spool)
+
+    def _open_store_quietly(self) -> ResultStore | None:
+        from pytest_flakebench.errors import FlakebenchError
+
+        try:
+            return self.store()
+        except FlakebenchError:
+            return None
+
+    # -- reporting ---------------------------------------------------------------------------
 
     def terminal_summary(self, reporter: pytest.TerminalReporter) -> None:
         """The end-of-session table of every run."""
@@ -172,15 +222,44 @@ class BenchSession:
         if self.settings.json_path is not None:
             reporter.write_line(f"JSON written to {self.settings.json_path}")
 
-    def finish(self) -> None:
-        """Write the JSON file and close the store."""
-        if self.settings.json_path is not None:
-            from pytest_flakebench.report.json_out import write_json
+    def wait_for_runs(self) -> None:
+        """(Controller) let the runs in flight end and be stored."""
+        if self._coordinator is not None:
+            self._coordinator.wait_idle(self.settings.drain_timeout_s + 30)
 
-            path = self.settings.json_path
-            if not path.is_absolute():
-                path = Path(self.config.invocation_params.dir) / path
-            write_json(path, self.results)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C: STOP reaches every worker; the partial run is stored as CANCELLED."""
+        self.cancel(f"interrupted ({excinfo.typename})")
+
+    def cancel(self, reason: str) -> None:
+        """(Controller) cancel the running and queued runs, keeping what was measured."""
+        if self._coordinator is not None:
+            self._coordinator.cancel(reason)
+            self.wait_for_runs()
+
+    def write_json(self) -> None:
+        """Write ``--flakebench-json`` (controller only)."""
+        if self.settings.json_path is None or self.is_worker:
+            return
+        from pytest_flakebench.report.json_out import write_json
+
+        path = self.settings.json_path
+        if not path.is_absolute():
+            path = Path(self.config.invocation_params.dir) / path
+        write_json(path, self.results)
+
+    def finish(self) -> None:
+        """Close the controller, the control plane and the store (idempotent)."""
+        if self._coordinator is not None:
+            self.wait_for_runs()
+            self._coordinator.close()
+            self._coordinator = None
+        if self._plane is not None:
+            self._plane.close()
+            self._plane = None
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PlainSerializer,
     Tag,
     model_validator,
 )
@@ -31,7 +32,9 @@ BUILTIN_KINDS: tuple[str, ...] = ("point_lookup", "range_scan", "insert", "updat
 WRITE_KINDS = frozenset({"insert", "update"})
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
-LatencyUs = Annotated[int, BeforeValidator(parse_latency_us)]
+# In JSON a latency is written "250us": a bare number would read back as seconds.
+LatencyUs = Annotated[int, BeforeValidator(parse_latency_us),
+                      PlainSerializer(lambda us: f"{us}us", return_type=str, when_used="json")]
 Rate = Annotated[float, BeforeValidator(parse_rate)]
 
 
@@ -204,6 +207,28 @@ class CustomQuery(BaseModel):
         return self
 
 
+class WorkersSpec(BaseModel):
+    """How a run is spread over xdist workers (``-n N``) and their connections."""
+
+    model_config = _STRICT
+
+    mode: Literal["auto", "bounded", "fixed"] = "auto"
+    min_workers: int = Field(default=1, ge=1)
+    max_workers: int | None = Field(default=None, ge=1)
+    min_connections: int = Field(default=1, ge=1)
+    max_connections: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> WorkersSpec:
+        if self.max_workers is not None and self.max_workers < self.min_workers:
+            raise ValueError(f"max_workers={self.max_workers} is below "
+                             f"min_workers={self.min_workers}")
+        if self.max_connections is not None and self.max_connections < self.min_connections:
+            raise ValueError(f"max_connections={self.max_connections} is below "
+                             f"min_connections={self.min_connections}")
+        return self
+
+
 class Template(BaseModel):
     """A fully validated benchmark template."""
 
@@ -225,6 +250,7 @@ class Template(BaseModel):
     seed: int = 1
     range_size: int = Field(default=100, ge=1)
     slo: SLOSpec = Field(default_factory=SLOSpec)
+    workers: WorkersSpec = Field(default_factory=WorkersSpec)
 
     def table_name(self) -> TableName:
         """The parsed table name."""

@@ -31,6 +31,7 @@ from pytest_flakebench.workload import KindPlan, ThreadContext
 
 Clock = Callable[[], int]
 NS = 1_000_000_000
+FAR = 1 << 62  # "not yet": a phase boundary a controller has not set
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,13 @@ class EngineConfig:
     tick_s: float = 1.0
     drain_timeout_s: float = 10.0
     connect_timeout_s: float = 60.0
+    # Controlled runs (a controller drives the phases through control events): measurement
+    # starts at begin_measurement(), load ends at finish(); safety_s ends the run on its own if
+    # the controller falls silent for that long past the planned end.
+    controlled: bool = False
+    start_in_measurement: bool = False
+    safety_s: float = 30.0
+    active_connections: int | None = None  # start with fewer busy connections than threads
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,8 @@ class Tick:
     ops: int  # measurement phase, so far
     errors: int
     in_flight: int
+    active: int  # connections currently allowed to send load
+    snapshot: Snapshot  # this second's snapshot of this process
 
 
 @dataclass(slots=True)
@@ -87,10 +97,13 @@ class EngineOutcome:
 class _Shared:
     """State the threads read on every operation; plain attributes are cheapest to read."""
 
-    __slots__ = ("end_ns", "exits", "measure_ns", "start_ns", "started_at", "stop")
+    __slots__ = ("active", "end_ns", "exits", "measure_ns", "resume", "start_ns", "started_at",
+                 "stop")
 
-    def __init__(self) -> None:
+    def __init__(self, active: int) -> None:
         self.stop = False
+        self.active = active  # threads with an index below this send load; the rest wait
+        self.resume = threading.Event()
         self.start_ns = 0
         self.started_at = 0.0
         self.measure_ns = 0
@@ -107,7 +120,8 @@ class Engine:
         self.driver = driver
         self.clock = clock
         self.on_tick = on_tick
-        self._shared = _Shared()
+        self._shared = _Shared(config.active_connections
+                               if config.active_connections is not None else config.connections)
         self._kinds = [p.kind for p in config.plans]
         self._recorders = [ThreadRecorder(len(config.plans)) for _ in range(config.connections)]
 
@@ -147,8 +161,12 @@ class Engine:
         rec = self._recorders[index]
         execute = conn.execute
         think = cfg.think_time_s
-        measure_ns, end_ns = shared.measure_ns, shared.end_ns
+        resume = shared.resume
         while not shared.stop:
+            if index >= shared.active:
+                # Parked by SET_WORKER_TARGET: hold the connection, send nothing.
+                resume.wait(0.05)
+                continue
             k = schedule[position]
             position += 1
             if position == length:
@@ -156,9 +174,10 @@ class Engine:
             params = makers[k](ctx)
             rec.in_flight = 1
             t0 = clock()
-            if t0 >= end_ns:
+            if t0 >= shared.end_ns:
                 rec.in_flight = 0
                 break
+            measure_ns = shared.measure_ns
             try:
                 execute(sqls[k], params)
             except Exception as exc:
@@ -191,12 +210,42 @@ class Engine:
         cfg, shared = self.config, self._shared
         shared.start_ns = self.clock()
         shared.started_at = time.time()
-        shared.measure_ns = shared.start_ns + int(cfg.warmup_s * NS)
-        shared.end_ns = shared.measure_ns + int(cfg.duration_s * NS)
+        if cfg.controlled:
+            shared.measure_ns = shared.start_ns if cfg.start_in_measurement else FAR
+            shared.end_ns = FAR
+        else:
+            shared.measure_ns = shared.start_ns + int(cfg.warmup_s * NS)
+            shared.end_ns = shared.measure_ns + int(cfg.duration_s * NS)
 
     def stop(self) -> None:
-        """Ask every thread to finish its current operation and leave."""
+        """Cancel: every thread finishes its current operation and leaves (run CANCELLED)."""
         self._shared.stop = True
+        self._shared.resume.set()
+
+    def begin_measurement(self) -> None:
+        """Controlled runs: operations starting from now on are measured."""
+        if self._shared.measure_ns == FAR:
+            self._shared.measure_ns = self.clock()
+
+    def finish(self) -> None:
+        """Controlled runs: no operation starts from now on; the run ends COMPLETED."""
+        now = self.clock()
+        if self._shared.measure_ns == FAR:
+            self._shared.measure_ns = now
+        if self._shared.end_ns == FAR:
+            self._shared.end_ns = now
+        self._shared.resume.set()
+
+    def set_active(self, connections: int) -> None:
+        """Keep ``connections`` of this engine's threads sending load; park the others."""
+        self._shared.active = max(0, min(connections, self.config.connections))
+        self._shared.resume.set()
+        self._shared.resume.clear()
+
+    @property
+    def active(self) -> int:
+        """How many threads are currently allowed to send load."""
+        return self._shared.active
 
     def run(self) -> EngineOutcome:
         """Open the connections, run warmup and measurement, and return what was measured."""
@@ -241,6 +290,9 @@ class Engine:
         last_tick = start_ns
         interrupt: BaseException | None = None
         stop_ns: int | None = None
+        messages: list[str] = []
+        planned_end = start_ns + int((cfg.warmup_s + cfg.duration_s) * NS)
+        safety_end = planned_end + int(cfg.safety_s * NS)
         try:
             while remaining:
                 timeout = max(0.0, (next_tick - self.clock()) / NS)
@@ -248,7 +300,12 @@ class Engine:
                     remaining -= 1
                     continue
                 now = self.clock()
-                self._tick(aggregate, snapshots, now, last_tick, start_ns)
+                if cfg.controlled and now > safety_end and shared.end_ns == FAR:
+                    # The controller went silent: end the load on our own, and say so.
+                    messages.append(f"no STOP from the controller {cfg.safety_s:g}s after the "
+                                    f"planned end: the worker stopped on its own")
+                    self.finish()
+                self._tick(aggregate, snapshots, now, last_tick, start_ns, planned_end)
                 last_tick, next_tick = now, now + int(cfg.tick_s * NS)
         except BaseException as exc:  # Ctrl-C, pytest-timeout, …: stop, drain, keep the data
             interrupt = exc
@@ -258,17 +315,18 @@ class Engine:
             while remaining and done.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 remaining -= 1
         end_now = self.clock()
-        self._tick(aggregate, snapshots, end_now, last_tick, start_ns)
-        messages: list[str] = []
+        self._tick(aggregate, snapshots, end_now, last_tick, start_ns, planned_end)
         if remaining:
             messages.append(
                 f"{remaining} connection(s) did not finish within the drain timeout of "
                 f"{cfg.drain_timeout_s:g}s; their in-flight operations are not counted"
             )
         last_exit = max(shared.exits, default=end_now)
-        window_end = stop_ns if stop_ns is not None else max(last_exit, shared.end_ns)
-        measurement_s = max(0, window_end - shared.measure_ns) / NS
-        warmup_s = (min(window_end, shared.measure_ns) - start_ns) / NS
+        end_ns = shared.end_ns if shared.end_ns != FAR else last_exit
+        window_end = stop_ns if stop_ns is not None else max(last_exit, end_ns)
+        measure_ns = min(shared.measure_ns, window_end)
+        measurement_s = max(0, window_end - measure_ns) / NS
+        warmup_s = (measure_ns - start_ns) / NS
         return EngineOutcome(
             status="CANCELLED" if interrupt is not None else "COMPLETED",
             kinds=self._kinds,
@@ -283,7 +341,7 @@ class Engine:
         )
 
     def _tick(self, aggregate: Aggregate, snapshots: list[Snapshot], now: int, last: int,
-              start_ns: int) -> None:
+              start_ns: int, planned_end: int) -> None:
         interval = aggregate.absorb([r.swap() for r in self._recorders])
         merged = Cell()
         for cell in interval:
@@ -294,13 +352,14 @@ class Engine:
         span_s = max(now - last, 1) / NS
         in_flight = sum(r.in_flight for r in self._recorders)
         summary = merged.hist.summary()
-        snapshots.append(Snapshot(
+        snapshot = Snapshot(
             worker_id=self.config.worker_id, seq=len(snapshots), ts=time.time(),
             elapsed_s=round((now - start_ns) / NS, 3), phase=phase, ops=merged.ops,
             errors=merged.errors, in_flight=in_flight, qps=merged.ops / span_s,
             p50_us=summary.p50_us, p95_us=summary.p95_us, p99_us=summary.p99_us,
-            histogram=merged.hist.encode(),
-        ))
+            histogram=merged.hist.encode(), active_connections=shared.active,
+        )
+        snapshots.append(snapshot)
         if self.on_tick is not None:
             measured = Cell()
             for cell in aggregate.cells[PHASE_MEASUREMENT]:
@@ -309,9 +368,10 @@ class Engine:
             lat = current.hist.summary()
             self.on_tick(Tick(
                 phase=phase, elapsed_s=(now - start_ns) / NS,
-                remaining_s=max(0.0, (shared.end_ns - now) / NS), interval_qps=merged.ops / span_s,
+                remaining_s=max(0.0, (planned_end - now) / NS), interval_qps=merged.ops / span_s,
                 p50_us=lat.p50_us, p95_us=lat.p95_us, p99_us=lat.p99_us, ops=measured.ops,
-                errors=measured.errors, in_flight=in_flight,
+                errors=measured.errors, in_flight=in_flight, active=shared.active,
+                snapshot=snapshot,
             ))
 
 

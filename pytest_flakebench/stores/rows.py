@@ -38,14 +38,14 @@ KIND_COLUMNS: tuple[str, ...] = (
 
 SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "RUN_ID", "WORKER_ID", "SEQ", "ORDINAL", "TS", "TS_EPOCH", "ELAPSED_S", "PHASE", "OPS",
-    "ERRORS", "IN_FLIGHT", "QPS", "P50_US", "P95_US", "P99_US", "HISTOGRAM",
+    "ERRORS", "IN_FLIGHT", "QPS", "P50_US", "P95_US", "P99_US", "HISTOGRAM", "ACTIVE_CONNECTIONS",
 )
 
 # What get_run reads back from WORKER_METRICS_SNAPSHOTS, in Snapshot field order (TS_EPOCH, not
 # TS: a timestamp column rounds to microseconds and the round trip must be exact).
 SNAPSHOT_READ_COLUMNS: tuple[str, ...] = (
     "WORKER_ID", "SEQ", "TS_EPOCH", "ELAPSED_S", "PHASE", "OPS", "ERRORS", "IN_FLIGHT", "QPS",
-    "P50_US", "P95_US", "P99_US", "HISTOGRAM",
+    "P50_US", "P95_US", "P99_US", "HISTOGRAM", "ACTIVE_CONNECTIONS",
 )
 
 # What list_runs reads, in RunRow field order.
@@ -159,7 +159,8 @@ def snapshot_rows(run: RunResult, codec: Codec) -> list[Row]:
     """``WORKER_METRICS_SNAPSHOTS`` rows, ``ORDINAL`` keeping the run's order."""
     return [
         (run.run_id, s.worker_id, s.seq, i, codec.timestamp(s.ts), s.ts, s.elapsed_s, s.phase,
-         s.ops, s.errors, s.in_flight, s.qps, s.p50_us, s.p95_us, s.p99_us, s.histogram)
+         s.ops, s.errors, s.in_flight, s.qps, s.p50_us, s.p95_us, s.p99_us, s.histogram,
+         s.active_connections)
         for i, s in enumerate(run.snapshots)
     ]
 
@@ -172,6 +173,7 @@ def run_from_rows(result_json: Any, snapshots: Sequence[Row]) -> RunResult:
             worker_id=str(r[0]), seq=int(r[1]), ts=float(r[2]), elapsed_s=float(r[3]),
             phase=r[4], ops=int(r[5]), errors=int(r[6]), in_flight=int(r[7]), qps=float(r[8]),
             p50_us=int(r[9]), p95_us=int(r[10]), p99_us=int(r[11]), histogram=str(r[12]),
+            active_connections=int(r[13]),
         ).to_dict()
         for r in snapshots
     ]

@@ -97,7 +97,92 @@ CREATE TABLE IF NOT EXISTS flakebench.WORKER_METRICS_SNAPSHOTS (
     P95_US     BIGINT NOT NULL,
     P99_US     BIGINT NOT NULL,
     HISTOGRAM  TEXT NOT NULL,
+    ACTIVE_CONNECTIONS INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (RUN_ID, WORKER_ID, SEQ)
+);
+
+-- Columns added after the first release of the schema.
+ALTER TABLE flakebench.WORKER_METRICS_SNAPSHOTS
+    ADD COLUMN IF NOT EXISTS ACTIVE_CONNECTIONS INTEGER NOT NULL DEFAULT 0;
+
+-- ---------------------------------------------------------------------------------------------
+-- Control plane: the controller (xdist controller process, or the single pytest process) drives
+-- every worker through these tables. Times are epoch seconds as DOUBLE PRECISION; durations are measured
+-- on each process's monotonic clock, never by subtracting timestamps written by two machines.
+
+-- One row per run: its state machine (STATUS: PREPARED, STARTING, RUNNING, STOPPING, CANCELLING,
+-- COMPLETED, PARTIAL, CANCELLED, FAILED; PHASE: WARMUP, MEASUREMENT, COOLDOWN).
+CREATE TABLE IF NOT EXISTS flakebench.RUN_STATUS (
+    RUN_ID                  TEXT PRIMARY KEY,
+    SESSION_ID              TEXT NOT NULL,
+    TEST_ID                 TEXT NOT NULL,
+    STATUS                  TEXT NOT NULL,
+    PHASE                   TEXT,
+    LEADER                  TEXT,                 -- the worker that reports the test
+    PARTICIPANTS_JSON       TEXT NOT NULL,        -- worker ids the run was dispatched to
+    TOTAL_WORKERS_EXPECTED  INTEGER NOT NULL,
+    SCENARIO_CONFIG         TEXT,                 -- the resolved template (JSON)
+    WORKER_TARGETS_JSON     TEXT,                 -- connections per worker (JSON)
+    CREATED_AT              DOUBLE PRECISION NOT NULL,
+    START_TIME              DOUBLE PRECISION,
+    WARMUP_END              DOUBLE PRECISION,
+    END_TIME                DOUBLE PRECISION,
+    CANCELLATION_REASON     TEXT,
+    RESULT_JSON             TEXT,                 -- the merged result once the run has ended
+    UPDATED_AT              DOUBLE PRECISION NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS RUN_STATUS_SESSION_TEST_UX ON flakebench.RUN_STATUS (SESSION_ID, TEST_ID);
+
+-- Append-only control messages (START, STOP, SET_PHASE, SET_WORKER_TARGET), ordered per run by
+-- SEQUENCE_ID; only the controller writes them, so sequence ids never race.
+CREATE TABLE IF NOT EXISTS flakebench.RUN_CONTROL_EVENTS (
+    RUN_ID         TEXT NOT NULL,
+    SEQUENCE_ID    INTEGER NOT NULL,
+    EVENT_TYPE     TEXT NOT NULL,
+    TARGET_WORKER  TEXT,                          -- NULL: every worker
+    EVENT_DATA     TEXT NOT NULL,
+    CREATED_AT     DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (RUN_ID, SEQUENCE_ID)
+);
+
+-- Each worker applies each event once and says when: the control-plane lag.
+CREATE TABLE IF NOT EXISTS flakebench.RUN_EVENT_APPLIED (
+    RUN_ID       TEXT NOT NULL,
+    SEQUENCE_ID  INTEGER NOT NULL,
+    WORKER_ID    TEXT NOT NULL,
+    APPLIED_AT   DOUBLE PRECISION NOT NULL,
+    LAG_MS       DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (RUN_ID, SEQUENCE_ID, WORKER_ID)
+);
+
+-- Worker liveness and status, one row per worker per run, updated every second.
+CREATE TABLE IF NOT EXISTS flakebench.WORKER_HEARTBEATS (
+    RUN_ID              TEXT NOT NULL,
+    WORKER_ID           TEXT NOT NULL,
+    HOST                TEXT,
+    STATUS              TEXT NOT NULL,            -- JOINED, READY, RUNNING, DONE, FAILED, DEAD
+    PHASE               TEXT,
+    JOINED_AT           DOUBLE PRECISION NOT NULL,
+    LAST_HEARTBEAT      DOUBLE PRECISION NOT NULL,
+    HEARTBEAT_COUNT     INTEGER NOT NULL DEFAULT 0,
+    ACTIVE_CONNECTIONS  INTEGER,
+    TARGET_CONNECTIONS  INTEGER,
+    QUERIES_PROCESSED   BIGINT,
+    ERROR_COUNT         BIGINT,
+    LAST_EVENT_SEQ      INTEGER NOT NULL DEFAULT 0,
+    LAST_ERROR          TEXT,
+    TEMPLATE_JSON       TEXT,                     -- the template as this worker resolved it
+    SNAPSHOT_JSON       TEXT,                     -- the latest one-second snapshot
+    RESULT_JSON         TEXT,                     -- the worker's final measurements
+    PRIMARY KEY (RUN_ID, WORKER_ID)
+);
+
+-- Which collected tests are benchmarks, as published by the workers (the controller collects
+-- nothing under xdist).
+CREATE TABLE IF NOT EXISTS flakebench.SESSION_BENCHMARKS (
+    SESSION_ID  TEXT NOT NULL,
+    TEST_ID     TEXT NOT NULL,
+    PRIMARY KEY (SESSION_ID, TEST_ID)
 );
 
 -- Lets check() tell "not initialised" from "initialised", and later versions migrate.

@@ -1,0 +1,1 @@
+"""The control plane: run state, control events and heartbeats in the results store."""

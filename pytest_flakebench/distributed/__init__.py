@@ -1,0 +1,1 @@
+"""One benchmark run across processes and machines: controller, workers and xdist glue."""

@@ -1,0 +1,352 @@
+"""The controller: drives each run's state machine through the control plane.
+
+It runs in a thread of the controlling process (the xdist controller, or the single pytest
+process) and owns every decision: when the expected workers have joined, how connections are
+split, when warmup ends and measurement starts, when load stops, which workers are dead, and the
+merged result (stored once, by this process). Phases are timed on this process's monotonic clock
+and reach the workers as events, so every worker measures the same window.
+
+Statuses: PREPARED → STARTING → RUNNING → STOPPING → COMPLETED | PARTIAL, or CANCELLING →
+CANCELLED, or FAILED (nothing measured). Phases: WARMUP → MEASUREMENT → COOLDOWN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_flakebench.control.plane import ControlPlane, Heartbeat
+from pytest_flakebench.distributed.live import LiveView
+from pytest_flakebench.distributed.merge import merge_cells, snapshots_of
+from pytest_flakebench.distributed.split import split_connections
+from pytest_flakebench.errors import FlakebenchError
+from pytest_flakebench.results import RunResult, Status
+from pytest_flakebench.template import Template
+from pytest_flakebench.urls import scheme_of
+from pytest_flakebench.verdict import Measured, RunMeta, build_result, lag_summary, worker_summary
+
+log = logging.getLogger("pytest_flakebench.controller")
+
+TICK_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    """Timeouts and policies of the controller."""
+
+    duration_scale: float = 1.0
+    join_timeout_s: float = 120.0
+    stale_after_s: float = 2.0
+    dead_after_s: float = 5.0
+    drain_timeout_s: float = 10.0
+    partial_fails: bool = True
+
+
+class _Run:
+    """Book-keeping of the run being driven."""
+
+    def __init__(self, plane: ControlPlane, run_id: str) -> None:
+        self.plane = plane
+        self.run_id = run_id
+        self.seq = 0
+        self.last_change: dict[str, tuple[float, float]] = {}  # worker: (hb value, seen at)
+        self.dead: dict[str, str] = {}
+
+    def emit(self, event_type: str, data: dict[str, Any], target: str | None = None) -> None:
+        self.seq += 1
+        self.plane.append_event(self.run_id, self.seq, event_type, data, target_worker=target)
+
+    def liveness(self, hbs: dict[str, Heartbeat], down: set[str], settings: ControllerSettings,
+                 workers: list[str]) -> tuple[int, int]:
+        """Mark dead workers; return ``(alive, stale)`` counts among ``workers``."""
+        now = time.monotonic()
+        alive = stale = 0
+        for w in workers:
+            if w in self.dead:
+                continue
+            hb = hbs.get(w)
+            if w in down:
+                self.dead[w] = f"worker {w} went down (its process exited)"
+                continue
+            if hb is None:
+                continue
+            value, seen = self.last_change.get(w, (-1.0, now))
+            if hb.last_heartbeat != value:
+                self.last_change[w] = (hb.last_heartbeat, now)
+                seen = now
+            silent = now - seen
+            if hb.status in ("DONE", "CANCELLED", "IDLE"):
+                alive += 1
+            elif silent > settings.dead_after_s:
+                self.dead[w] = f"worker {w} sent no heartbeat for {silent:.1f}s"
+            elif silent > settings.stale_after_s:
+                stale += 1
+            else:
+                alive += 1
+        return alive, stale
+
+
+class Coordinator:
+    """Drives runs one after another from a background thread."""
+
+    def __init__(self, plane: ControlPlane, *, settings: ControllerSettings,
+                 keep: Callable[[RunResult], None],
+                 show: Callable[[str, bool], None] | None = None) -> None:
+        self.plane = plane
+        self.settings = settings
+        self.keep = keep
+        self.show = show
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._down: set[str] = set()
+        self._cancel: str | None = None
+        self._busy = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._loop, name="flakebench-controller",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- called from other threads --------------------------------------------------------
+
+    def submit(self, run_id: str) -> None:
+        """Drive ``run_id`` after the runs already submitted."""
+        self._idle.clear()
+        self._queue.put(run_id)
+
+    def node_down(self, worker_id: str) -> None:
+        """xdist reported that a worker process exited."""
+        self._down.add(worker_id)
+
+    def cancel(self, reason: str) -> None:
+        """Cancel the running run and every queued one (Ctrl-C, timeout, controller error)."""
+        self._cancel = reason
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until every submitted run has ended."""
+        return self._idle.wait(timeout_s)
+
+    def close(self) -> None:
+        """Stop the thread once the queued runs are done."""
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    # -- the controller thread ---------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            run_id = self._queue.get()
+            if run_id is None:
+                return
+            try:
+                self._drive(run_id)
+            except BaseException as exc:  # never leave workers waiting on a dead controller
+                log.exception("controller failed on run %s", run_id)
+                self._abort(run_id, f"controller error: {type(exc).__name__}: {exc}")
+            finally:
+                if self._queue.empty():
+                    self._idle.set()
+
+    def _abort(self, run_id: str, reason: str) -> None:
+        try:
+            run = _Run(self.plane, run_id)
+            run.seq = 10_000  # above anything emitted: the STOP must sort last
+            run.emit("STOP", {"cancel": True, "reason": reason})
+            self.plane.set_status(run_id, "FAILED", cancellation_reason=reason)
+        except FlakebenchError:
+            log.exception("could not record the failure of run %s", run_id)
+
+    def _fail_before_start(self, run: _Run, reason: str, status: Status = "FAILED") -> None:
+        run.emit("STOP", {"cancel": True, "reason": reason})
+        self.plane.set_status(run.run_id, status, cancellation_reason=reason)
+
+    def _drive(self, run_id: str) -> None:
+        s = self.settings
+        plane = self.plane
+        row = plane.get_run(run_id)
+        if row is None:
+            return
+        run = _Run(plane, run_id)
+        participants = list(row.participants)
+        hbs = self._await_joins(run, participants)
+        if hbs is None:
+            return
+        ready = [w for w in participants if w in hbs and hbs[w].status == "READY"]
+        template = Template.model_validate(json.loads(hbs[ready[0]].template_json or "{}"))
+        first = json.loads(hbs[ready[0]].template_json or "{}")
+        differing = [w for w in ready if json.loads(hbs[w].template_json or "{}") != first]
+        if differing:
+            self._fail_before_start(run, f"workers {', '.join(differing)} resolved a different "
+                                         f"template than {ready[0]}: same code on every worker?")
+            return
+        try:
+            split = split_connections(template.workers, template.concurrency, ready)
+        except FlakebenchError as exc:
+            self._fail_before_start(run, str(exc))
+            return
+        cap = template.workers.max_connections
+        threads = {w: (max(n, cap) if cap and n else n) for w, n in split.items()}
+        bases, total = {}, 0
+        for w in ready:
+            bases[w] = total
+            total += threads[w]
+        warmup_s = template.warmup * s.duration_scale
+        duration_s = template.duration * s.duration_scale
+        plane.set_status(run_id, "STARTING", scenario_config=json.dumps(
+            template.model_dump(mode="json")), worker_targets_json=json.dumps(split))
+        for w in ready:
+            run.emit("SET_WORKER_TARGET", {"connections": split[w], "threads": threads[w]},
+                     target=w)
+        first_phase = "WARMUP" if warmup_s > 0 else "MEASUREMENT"
+        run.emit("START", {"phase": first_phase, "warmup_s": warmup_s, "duration_s": duration_s,
+                           "thread_base": bases, "total_threads": total})
+        t_start = time.monotonic()
+        started_at = time.time()
+        plane.set_status(run_id, "RUNNING", phase=first_phase, start_time=started_at)
+        t_measure = t_start if first_phase == "MEASUREMENT" else None
+        view = LiveView(name=row.test_id.rsplit("::", 1)[-1], total_s=warmup_s + duration_s)
+        cancelled: str | None = None
+        next_show = t_start + 1.0
+        while True:
+            now = time.monotonic()
+            current = {h.worker_id: h for h in plane.heartbeats(run_id)}
+            alive, stale = run.liveness(current, self._down, s, ready)
+            interrupted = [w for w in ready if current.get(w) is not None
+                           and current[w].status in ("CANCELLED", "FAILED")]
+            if self._cancel or interrupted:
+                cancelled = self._cancel or (
+                    f"worker {interrupted[0]} was interrupted: "
+                    f"{current[interrupted[0]].last_error or current[interrupted[0]].status}")
+                plane.set_status(run_id, "CANCELLING", cancellation_reason=cancelled)
+                run.emit("STOP", {"cancel": True, "reason": cancelled})
+                break
+            if t_measure is None and now >= t_start + warmup_s:
+                run.emit("SET_PHASE", {"phase": "MEASUREMENT"})
+                t_measure = time.monotonic()
+                plane.set_status(run_id, "RUNNING", phase="MEASUREMENT", warmup_end=time.time())
+            if t_measure is not None and now >= t_measure + duration_s:
+                run.emit("SET_PHASE", {"phase": "COOLDOWN"})
+                run.emit("STOP", {})
+                plane.set_status(run_id, "STOPPING", phase="COOLDOWN", end_time=time.time())
+                break
+            if len(run.dead) == len(ready):
+                cancelled = "every worker died"
+                break
+            view.absorb(list(current.values()))
+            if self.show is not None and now >= next_show:
+                phase = "WARMUP" if t_measure is None else "MEASUREMENT"
+                self.show(view.line(phase=phase, elapsed_s=now - t_start, alive=alive,
+                                    stale=stale, dead=len(run.dead)), False)
+                next_show = now + 1.0
+            time.sleep(TICK_S)
+        t_stop = time.monotonic()
+        payloads = self._drain(run, ready)
+        measurement_s = t_stop - t_measure if t_measure is not None else 0.0
+        self._finish(run, row.test_id, template, ready, split, payloads, cancelled,
+                     measurement_s=measurement_s, warmup_s=(t_measure or t_stop) - t_start,
+                     started_at=started_at)
+
+    def _await_joins(self, run: _Run, participants: list[str]) -> dict[str, Heartbeat] | None:
+        deadline = time.monotonic() + self.settings.join_timeout_s
+        while True:
+            hbs = {h.worker_id: h for h in self.plane.heartbeats(run.run_id)}
+            failed = [w for w in participants if w in hbs and hbs[w].status == "FAILED"]
+            if failed:
+                reasons = "; ".join(f"{w}: {hbs[w].last_error}" for w in failed)
+                self._fail_before_start(run, f"setup failed on {reasons}")
+                return None
+            missing = [w for w in participants if w not in hbs and w not in self._down]
+            if not missing:
+                ready = [w for w in participants if w in hbs and hbs[w].status == "READY"]
+                if not ready:
+                    self._fail_before_start(run, "no worker could join the run")
+                    return None
+                for w in participants:
+                    if w not in hbs:
+                        run.dead[w] = f"worker {w} went down before joining"
+                return hbs
+            if self._cancel:
+                self._fail_before_start(run, self._cancel, status="CANCELLED")
+                return None
+            if time.monotonic() > deadline:
+                self._fail_before_start(
+                    run, f"worker(s) {', '.join(missing)} did not join within "
+                         f"{self.settings.join_timeout_s:g}s (--flakebench-join-timeout)")
+                return None
+            time.sleep(TICK_S)
+
+    def _drain(self, run: _Run, ready: list[str]) -> list[dict[str, Any]]:
+        """Wait for the live workers' final reports (bounded by the drain timeout)."""
+        deadline = time.monotonic() + self.settings.drain_timeout_s + 5.0
+        while True:
+            hbs = {h.worker_id: h for h in self.plane.heartbeats(run.run_id)}
+            run.liveness(hbs, self._down, self.settings, ready)
+            waiting = [w for w in ready if w not in run.dead and not hbs[w].result_json]
+            if not waiting or time.monotonic() > deadline:
+                for w in waiting:
+                    run.dead[w] = (f"worker {w} did not report within the drain timeout of "
+                                   f"{self.settings.drain_timeout_s:g}s")
+                return [json.loads(hbs[w].result_json or "{}") for w in ready
+                        if hbs[w].result_json]
+            time.sleep(TICK_S)
+
+    def _finish(self, run: _Run, test_id: str, template: Template, ready: list[str],
+                split: dict[str, int], payloads: list[dict[str, Any]], cancelled: str | None, *,
+                measurement_s: float, warmup_s: float, started_at: float) -> None:
+        kinds = list(template.weights())
+        cells = merge_cells(payloads, kinds)
+        status: Status = "COMPLETED"
+        messages: list[str] = []
+        if cancelled:
+            status = "CANCELLED"
+            messages.append(f"cancelled: {cancelled}")
+        elif run.dead:
+            status = "PARTIAL"
+        messages.extend(f"{reason}; the run is PARTIAL (its measurements are not included)"
+                        if status == "PARTIAL" else reason for reason in run.dead.values())
+        workers = []
+        for p in payloads:
+            messages.extend(f"{p['worker_id']}: {m}" for m in p.get("messages", []))
+            per = merge_cells([p], kinds)
+            workers.append(worker_summary(
+                p["worker_id"], host=p["host"], connections=int(p["connections"]),
+                status="CANCELLED" if p["status"] == "CANCELLED" else "COMPLETED",
+                measured=per[1], measurement_s=float(p["measurement_s"])))
+        meta_src: dict[str, Any] = next((p["meta"] for p in payloads if p.get("meta")), {})
+        target = str(meta_src.get("target", ""))
+        meta = RunMeta(target_kind=scheme_of(target) if target else "", target=target,
+                       table=str(meta_src.get("table", template.table)),
+                       server_version=str(meta_src.get("server_version", "")),
+                       row_count=int(meta_src.get("row_count", 0)))
+        measured = Measured(
+            kinds=kinds, cells=cells, measurement_s=measurement_s, warmup_s=warmup_s,
+            started_at=started_at, ended_at=time.time(), status=status,
+            connections=sum(split.values()), workers=tuple(workers),
+            snapshots=tuple(snapshots_of(payloads)), messages=messages,
+            partial_fails=self.settings.partial_fails,
+            control={"lag_ms": lag_summary(self.plane.lags_ms(run.run_id)),
+                     "split": split, "dead": sorted(run.dead)})
+        result = build_result(template, measured, meta, run_id=run.run_id, test=test_id)
+        try:
+            self.keep(result)
+        finally:
+            self.plane.set_status(run.run_id, status, phase="COOLDOWN",
+                                  result_json=json.dumps(result.to_dict(with_snapshots=False)),
+                                  cancellation_reason=cancelled)
+        if self.show is not None:
+            self.show(self._final_line(result), True)
+
+    @staticmethod
+    def _final_line(result: RunResult) -> str:
+        from pytest_flakebench.units import format_us
+
+        o = result.overall
+        return (f"flakebench {result.test.rsplit('::', 1)[-1]}  {result.status}  "
+                f"{result.measurement_s:.1f}s  qps {o.qps:,.0f}  p50 {format_us(o.latency.p50_us)}"
+                f"  p95 {format_us(o.latency.p95_us)}  p99 {format_us(o.latency.p99_us)}  "
+                f"errors {o.errors}  workers {len(result.workers)}")

@@ -1,0 +1,91 @@
+"""What a worker reports at the end of a run, and how the controller merges the reports (pure).
+
+A worker's report carries, per kind and phase, its counters and the HDR histogram in wire form;
+merging adds the histograms bucket by bucket, so merged percentiles are exactly those of the
+union of every worker's samples (never an average or maximum of percentiles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_WARMUP, Cell
+from pytest_flakebench.engine.runner import EngineOutcome
+from pytest_flakebench.histogram import LatencyHistogram
+from pytest_flakebench.results import Snapshot
+
+PAYLOAD_VERSION = 1
+
+
+def cell_to_dict(cell: Cell) -> dict[str, Any]:
+    """A cell as builtins (histogram in wire form)."""
+    return {"ops": cell.ops, "errors": cell.errors, "error_classes": dict(cell.error_classes),
+            "error_samples": list(cell.error_samples), "clamped": cell.hist.clamped,
+            "histogram": cell.hist.encode()}
+
+
+def cell_from_dict(data: dict[str, Any]) -> Cell:
+    """Inverse of :func:`cell_to_dict`."""
+    hist = LatencyHistogram.decode(data["histogram"])
+    hist.clamped = int(data.get("clamped", 0))
+    return Cell(hist=hist, ops=int(data["ops"]), errors=int(data["errors"]),
+                error_classes={str(k): int(v) for k, v in data["error_classes"].items()},
+                error_samples=list(data["error_samples"]))
+
+
+def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,
+                   connections: int, status: str, messages: Sequence[str] = (),
+                   meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A worker's final report; ``outcome`` is None for a worker that sent no load."""
+    kinds: dict[str, Any] = {}
+    snapshots: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {"measurement_s": 0.0, "warmup_s": 0.0, "started_at": None,
+                             "ended_at": None}
+    if outcome is not None:
+        for index, kind in enumerate(outcome.kinds):
+            kinds[kind] = {
+                "measured": cell_to_dict(outcome.aggregate.cells[PHASE_MEASUREMENT][index]),
+                "warmup": cell_to_dict(outcome.aggregate.cells[PHASE_WARMUP][index]),
+            }
+        snapshots = [s.to_dict() for s in outcome.snapshots]
+        extra = {"measurement_s": outcome.measurement_s, "warmup_s": outcome.warmup_s,
+                 "started_at": outcome.started_at, "ended_at": outcome.ended_at}
+        messages = [*outcome.messages, *messages]
+    return {"v": PAYLOAD_VERSION, "worker_id": worker_id, "host": host, "status": status,
+            "connections": connections, "kinds": kinds, "snapshots": snapshots,
+            "messages": list(messages), "meta": dict(meta or {}), **extra}
+
+
+def merge_cells(payloads: Sequence[dict[str, Any]], kinds: Sequence[str]) -> list[list[Cell]]:
+    """Per phase, per kind: the sum of every worker's cells."""
+    merged = [[Cell() for _ in kinds] for _ in (PHASE_WARMUP, PHASE_MEASUREMENT)]
+    for payload in payloads:
+        for index, kind in enumerate(kinds):
+            part = payload["kinds"].get(kind)
+            if part is None:
+                continue
+            merged[PHASE_WARMUP][index].merge(cell_from_dict(part["warmup"]))
+            merged[PHASE_MEASUREMENT][index].merge(cell_from_dict(part["measured"]))
+    return merged
+
+
+def worker_totals(payload: dict[str, Any]) -> tuple[int, int, LatencyHistogram]:
+    """A worker's measurement ops, errors and merged histogram."""
+    ops = errors = 0
+    hist = LatencyHistogram()
+    for part in payload["kinds"].values():
+        cell = cell_from_dict(part["measured"])
+        ops += cell.ops
+        errors += cell.errors
+        hist.add(cell.hist)
+    return ops, errors, hist
+
+
+def snapshots_of(payloads: Sequence[dict[str, Any]]) -> list[Snapshot]:
+    """Every worker's snapshots, ordered by time then worker."""
+    found = [Snapshot.from_dict(s) for p in payloads for s in p["snapshots"]]
+    return sorted(found, key=lambda s: (s.ts, s.worker_id))
+
+
+Operation = Literal["read", "write"]

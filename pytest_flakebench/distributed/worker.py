@@ -1,0 +1,240 @@
+"""A worker's part of a run: preflight, join, follow the controller's events, report.
+
+The worker opens its own connections to the target (its share of the run's connections), waits
+for START, and applies every control event once, in order, from a poller thread: SET_PHASE moves
+the measurement boundary, SET_WORKER_TARGET parks or wakes connections, STOP ends the load
+(``cancel`` in its data: the run is being cancelled). Each second it refreshes its heartbeat with
+the second's snapshot; at the end it posts its measurements and waits for the merged result.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pytest_flakebench.benchmark import Prepared, engine_config, prepare
+from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, RunRow
+from pytest_flakebench.distributed.merge import worker_payload
+from pytest_flakebench.engine.runner import Engine, EngineOutcome, Tick
+from pytest_flakebench.errors import FlakebenchError, TargetError
+from pytest_flakebench.results import RunResult
+from pytest_flakebench.targets import ResolvedTarget
+from pytest_flakebench.template import Template
+
+POLL_S = 0.01  # event poll interval: keeps control-plane lag in the tens of milliseconds
+
+
+class RunAborted(FlakebenchError):
+    """The run ended without a result for this worker (failed elsewhere, or cancelled)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    """Who this worker is and how to reach the control plane."""
+
+    plane: ControlPlane
+    session_id: str
+    worker_id: str
+    base_dir: Path
+    duration_scale: float
+    join_timeout_s: float
+    drain_timeout_s: float
+
+
+class _Follower:
+    """Applies control events to a running engine, from its own thread."""
+
+    def __init__(self, ctx: WorkerContext, run_id: str, last_seq: int) -> None:
+        self.ctx = ctx
+        self.run_id = run_id
+        self.last_seq = last_seq
+        self.engine: Engine | None = None
+        self.stopped = threading.Event()
+        self.cancelled = False
+        self._thread = threading.Thread(target=self._loop, name="flakebench-events", daemon=True)
+
+    def start(self, engine: Engine) -> None:
+        self.engine = engine
+        self._thread.start()
+
+    def apply(self, event: Event) -> None:
+        engine = self.engine
+        assert engine is not None  # start() sets it before the thread runs
+        if event.type == "SET_PHASE" and event.data.get("phase") == "MEASUREMENT":
+            engine.begin_measurement()
+        elif event.type == "SET_WORKER_TARGET":
+            engine.set_active(int(event.data["connections"]))
+        elif event.type == "STOP":
+            if event.data.get("cancel"):
+                self.cancelled = True
+                engine.stop()
+            else:
+                engine.finish()
+            self.stopped.set()
+        applied = time.time()
+        self.ctx.plane.mark_applied(self.run_id, event.seq, self.ctx.worker_id, applied,
+                                    (applied - event.created_at) * 1000.0)
+        self.last_seq = event.seq
+
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                for event in self.ctx.plane.events_after(self.run_id, self.last_seq,
+                                                         self.ctx.worker_id):
+                    self.apply(event)
+            except FlakebenchError:
+                pass  # the control plane hiccuped: try again; the engine's safety ends the run
+            self.stopped.wait(POLL_S)
+
+    def join(self) -> None:
+        self.stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RunAborted(f"timed out after {timeout_s:g}s waiting for {what}")
+        time.sleep(POLL_S)
+
+
+def _result_of(row: RunRow) -> RunResult:
+    if row.result_json:
+        return RunResult.from_dict(json.loads(row.result_json))
+    raise RunAborted(row.cancellation_reason or f"run ended {row.status} without a result")
+
+
+def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
+               target: ResolvedTarget) -> RunResult:
+    """Take part in the run of ``test_id``; return the merged result of every worker."""
+    plane = ctx.plane
+    run = _wait(lambda: plane.find_run(ctx.session_id, test_id), ctx.join_timeout_s,
+                f"the controller to create the run of {test_id}")
+    run_id = run.run_id
+    host = socket.gethostname()
+    try:
+        prepared = prepare(template, target, base_dir=ctx.base_dir)
+    except FlakebenchError as exc:
+        plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=str(exc))
+        raise
+    outcome: EngineOutcome | None = None
+    try:
+        plane.join(run_id, ctx.worker_id, host, "READY",
+                   template_json=json.dumps(template.model_dump(mode="json")))
+        outcome, connections = _follow(ctx, run_id, prepared)
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        plane.heartbeat(run_id, ctx.worker_id, status="FAILED", last_error=message)
+        raise
+    finally:
+        prepared.close()
+    status = "CANCELLED" if outcome is not None and outcome.interrupt is not None else "DONE"
+    plane.heartbeat(run_id, ctx.worker_id, status=status, result_json=json.dumps(
+        worker_payload(outcome, worker_id=ctx.worker_id, host=host, connections=connections,
+                       status=outcome.status if outcome is not None else "COMPLETED",
+                       meta={"server_version": prepared.server_version,
+                             "row_count": prepared.profile.row_count,
+                             "target": prepared.driver.redacted_url,
+                             "table": str(prepared.profile.info.table)})))
+    if outcome is not None and outcome.interrupt is not None:
+        # Leave the merged result to the controller; this process was interrupted.
+        raise outcome.interrupt
+    row = _wait(lambda: _terminal(plane, run_id), ctx.drain_timeout_s + 60,
+                "the controller to merge the run")
+    return _result_of(row)
+
+
+def _terminal(plane: ControlPlane, run_id: str) -> RunRow | None:
+    row = plane.get_run(run_id)
+    return row if row is not None and row.status in TERMINAL else None
+
+
+def _follow(ctx: WorkerContext, run_id: str,
+            prepared: Prepared) -> tuple[EngineOutcome | None, int]:
+    """Wait for START, run the engine under the controller's events; ``(outcome, conns)``."""
+    plane = ctx.plane
+    connections = 0
+    threads = 0
+    last_seq = 0
+    start: Event | None = None
+    deadline = time.monotonic() + ctx.join_timeout_s
+    while start is None:
+        for event in plane.events_after(run_id, last_seq, ctx.worker_id):
+            if event.type == "SET_WORKER_TARGET":
+                connections = int(event.data["connections"])
+                threads = int(event.data.get("threads", connections))
+            elif event.type == "START":
+                start = event
+                break
+            elif event.type == "STOP":
+                row = plane.get_run(run_id)
+                reason = row.cancellation_reason if row else None
+                raise RunAborted(reason or "the controller stopped the run before it started")
+            applied = time.time()
+            plane.mark_applied(run_id, event.seq, ctx.worker_id, applied,
+                               (applied - event.created_at) * 1000.0)
+            last_seq = event.seq
+        if start is None:
+            if time.monotonic() > deadline:
+                raise RunAborted(f"no START from the controller within {ctx.join_timeout_s:g}s")
+            time.sleep(POLL_S)
+    applied = time.time()
+    plane.mark_applied(run_id, start.seq, ctx.worker_id, applied,
+                       (applied - start.created_at) * 1000.0)
+    if threads == 0:
+        plane.heartbeat(run_id, ctx.worker_id, status="IDLE", active=0, target=0,
+                        last_event_seq=start.seq)
+        _wait_stop(ctx, run_id, start.seq)
+        return None, 0
+    follower = _Follower(ctx, run_id, start.seq)
+    config = engine_config(prepared, duration_scale=ctx.duration_scale,
+                           worker_id=ctx.worker_id, connections=threads,
+                           thread_base=int(start.data["thread_base"].get(ctx.worker_id, 0)),
+                           total_threads=int(start.data["total_threads"]))
+    config = replace(config, controlled=True, active_connections=connections,
+                     start_in_measurement=start.data.get("phase") == "MEASUREMENT",
+                     drain_timeout_s=ctx.drain_timeout_s)
+
+    def on_tick(tick: Tick) -> None:
+        plane.heartbeat(run_id, ctx.worker_id, status="RUNNING", phase=tick.phase,
+                        active=tick.active, target=connections, ops=tick.ops,
+                        errors=tick.errors, last_event_seq=follower.last_seq,
+                        snapshot_json=json.dumps(tick.snapshot.to_dict()))
+
+    engine = Engine(config, prepared.driver, on_tick=on_tick)
+    plane.heartbeat(run_id, ctx.worker_id, status="RUNNING", active=connections,
+                    target=connections, last_event_seq=start.seq)
+    follower.start(engine)
+    try:
+        outcome = engine.run()
+    except TargetError:
+        follower.join()
+        raise
+    follower.join()
+    if follower.cancelled and outcome.status == "COMPLETED":
+        outcome.status = "CANCELLED"
+    return outcome, connections
+
+
+def _wait_stop(ctx: WorkerContext, run_id: str, last_seq: int) -> None:
+    """A worker without connections holds its place until the run stops."""
+    while True:
+        for event in ctx.plane.events_after(run_id, last_seq, ctx.worker_id):
+            applied = time.time()
+            ctx.plane.mark_applied(run_id, event.seq, ctx.worker_id, applied,
+                                   (applied - event.created_at) * 1000.0)
+            last_seq = event.seq
+            if event.type == "STOP":
+                return
+        ctx.plane.heartbeat(run_id, ctx.worker_id, status="IDLE")
+        time.sleep(0.2)

@@ -1,0 +1,114 @@
+"""A run's result and verdict from merged measurements (pure; one path for every run).
+
+Whether the load came from one process or from many workers, the same function turns the merged
+cells into statistics, checks the SLOs and decides the verdict, so ``-n 0`` and ``-n N`` runs
+have the same shape and the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_flakebench import __version__
+from pytest_flakebench.assemble import stats_from_aggregate
+from pytest_flakebench.engine.recorder import Cell
+from pytest_flakebench.fingerprint import make_fingerprint
+from pytest_flakebench.results import RunResult, Snapshot, Status, Verdict, WorkerSummary
+from pytest_flakebench.slo import evaluate
+from pytest_flakebench.template import Template
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    """What the run was pointed at, as its workers found it."""
+
+    target_kind: str
+    target: str  # redacted
+    table: str
+    server_version: str
+    row_count: int
+
+
+@dataclass(slots=True)
+class Measured:
+    """Merged measurements of a run, before judgement."""
+
+    kinds: list[str]
+    cells: list[list[Cell]]  # per phase, per kind
+    measurement_s: float
+    warmup_s: float
+    started_at: float
+    ended_at: float
+    status: Status
+    connections: int
+    workers: tuple[WorkerSummary, ...]
+    snapshots: tuple[Snapshot, ...] = ()
+    messages: list[str] = field(default_factory=list)
+    partial_fails: bool = True  # a PARTIAL run fails its test (else it only warns)
+    control: dict[str, Any] = field(default_factory=dict)
+
+
+def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_id: str,
+                 test: str) -> RunResult:
+    """Statistics, SLO checks, verdict and fingerprint of a run."""
+    operations = {k: template.kind_operation(k) for k in measured.kinds}
+    overall, kinds = stats_from_aggregate(measured.kinds, operations, measured.cells,
+                                          measured.measurement_s)
+    checks = evaluate(template.slo, overall, kinds)
+    messages = list(measured.messages)
+    verdict: Verdict = "PASSED"
+    if measured.status == "CANCELLED":
+        verdict = "FAILED"
+        messages.append(f"run cancelled after {measured.measurement_s:.1f}s of measurement; "
+                        f"what was measured is kept")
+    elif measured.status == "FAILED" or (measured.status == "PARTIAL" and measured.partial_fails):
+        verdict = "FAILED"
+    if overall.ops == 0:
+        verdict = "FAILED"
+        messages.append("no successful operation in the measurement window")
+    if any(not c.ok for c in checks):
+        verdict = "FAILED"
+    template_dict = template.model_dump(mode="json")
+    return RunResult(
+        run_id=run_id, test=test, status=measured.status, verdict=verdict,
+        template=template_dict,
+        fingerprint=make_fingerprint(
+            template=template_dict, target_kind=meta.target_kind,
+            server_version=meta.server_version, row_count=meta.row_count,
+            connections=measured.connections,
+            workers=sum(1 for w in measured.workers if w.connections > 0),
+            plugin_version=__version__),
+        target_kind=meta.target_kind, target=meta.target, table=meta.table, mode=template.mode,
+        connections=measured.connections, started_at=measured.started_at,
+        ended_at=measured.ended_at, measurement_s=measured.measurement_s,
+        warmup_s=measured.warmup_s, overall=overall, kinds=kinds, slo=checks,
+        workers=measured.workers, snapshots=measured.snapshots, messages=tuple(messages),
+        plugin_version=__version__, control=measured.control,
+    )
+
+
+def worker_summary(worker_id: str, *, host: str, connections: int, status: Status,
+                   measured: Sequence[Cell], measurement_s: float) -> WorkerSummary:
+    """One worker's share of a run, from its measurement-phase cells."""
+    total = Cell()
+    for cell in measured:
+        total.merge(cell)
+    return WorkerSummary(worker_id=worker_id, host=host, connections=connections, status=status,
+                         ops=total.ops, errors=total.errors,
+                         qps=total.ops / measurement_s if measurement_s > 0 else 0.0,
+                         p95_us=total.hist.percentile_us(95.0))
+
+
+def lag_summary(lags_ms: Sequence[float]) -> dict[str, float]:
+    """p50/p99/max of control-plane lags (event written → applied), in milliseconds."""
+    if not lags_ms:
+        return {"count": 0}
+    ordered = sorted(lags_ms)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"count": len(ordered), "p50_ms": pick(0.50), "p99_ms": pick(0.99),
+            "max_ms": round(ordered[-1], 3)}
