@@ -56,14 +56,21 @@ class LatencyHistogram:
         )
         self.clamped = 0
 
-    def record(self, latency_us: int) -> None:
-        """Record one latency; values outside the range are clamped and counted."""
+    def record(self, latency_us: int, count: int = 1) -> None:
+        """Record ``count`` latencies of one value; values above the range are clamped, counted."""
         if latency_us < LOWEST_US:
             latency_us = LOWEST_US  # a sub-microsecond operation still counts as one
         elif latency_us > HIGHEST_US:
             latency_us = HIGHEST_US
-            self.clamped += 1
-        self._hist.record_value(latency_us)
+            self.clamped += count
+        self._hist.record_value(latency_us, count)
+
+    def percentiles_us(self, percentiles: tuple[float, ...]) -> tuple[int, ...]:
+        """Values at ``percentiles`` without the mean (cheap enough for once a second)."""
+        if not self.count:
+            return tuple(0 for _ in percentiles)
+        values = self._hist.get_percentile_to_value_dict(list(percentiles))
+        return tuple(int(values[p]) for p in percentiles)
 
     @property
     def count(self) -> int:

@@ -16,7 +16,7 @@ IDENT_HELP = "letters, digits, '_' or '$', not starting with a digit (e.g. 'publ
 
 def check_identifier(part: str, *, what: str = "identifier") -> str:
     """Return ``part`` if it is a plain SQL identifier, else raise ``ValueError``."""
-    if not _IDENT_RE.match(part):
+    if not _IDENT_RE.fullmatch(part):
         raise ValueError(f"{what} {part!r} is not a plain SQL identifier: use {IDENT_HELP}")
     return part
 

@@ -152,6 +152,8 @@ class WorkerSummary:
     errors: int
     qps: float
     p95_us: int
+    histogram: str = ""  # this worker's measurement latencies (all kinds), HDR wire form
+    measurement_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Builtins only."""

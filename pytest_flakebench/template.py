@@ -8,6 +8,7 @@ before any load is sent.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -88,6 +89,14 @@ class SLOSpec(LimitSet):
             return data
         overall = {k: v for k, v in data.items() if k in SLO_METRICS}
         kinds = {k: v for k, v in data.items() if k not in SLO_METRICS}
+        for key, value in kinds.items():
+            if not isinstance(value, dict):
+                close = difflib.get_close_matches(str(key), SLO_METRICS, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(
+                    f"unknown SLO metric {key!r}: {hint}metrics are {', '.join(SLO_METRICS)}; "
+                    f"limits for one kind take a dict, e.g. {{'insert': {{'p99': '50ms'}}}}"
+                )
         return {**overall, "kinds": kinds}
 
 
@@ -292,6 +301,10 @@ class Template(BaseModel):
         negative = {k: v for k, v in self.mix.items() if v < 0}
         if negative:
             raise ValueError(f"mix weights must be >= 0, got {negative}")
+        tiny = {k: v for k, v in self.mix.items() if 0 < v < 0.01}
+        if tiny:
+            raise ValueError(f"mix weights below 0.01 would never run: {tiny}; use 0 to leave "
+                             f"a kind out, or at least 0.01")
         weights = self.weights()
         total = sum(weights.values())
         if not weights or abs(total - 100.0) > 1e-6:

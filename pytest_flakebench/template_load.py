@@ -31,7 +31,10 @@ def load_template_file(path: Path) -> dict[str, Any]:
         elif suffix in (".yaml", ".yml"):
             import yaml  # only paid for by users of YAML templates
 
-            data = yaml.safe_load(text)
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise TemplateError(f"template file {path}: not valid YAML: {exc}") from None
         elif suffix == ".json":
             data = json.loads(text)
         else:

@@ -7,6 +7,7 @@ integers on the wire: latencies in microseconds, durations in seconds as floats.
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(us|µs|ms|s|m|h)?\s*$")
@@ -30,8 +31,8 @@ def parse_duration_s(value: object) -> float:
         seconds = float(match.group(1)) * _FACTORS_S[match.group(2)]
     else:
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-    if seconds < 0 or seconds != seconds:  # NaN check without importing math
-        raise ValueError(f"expected a non-negative duration, got {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"expected a finite, non-negative duration, got {value!r}")
     return seconds
 
 
@@ -43,7 +44,7 @@ def parse_latency_us(value: object) -> int:
         seconds = parse_duration_s(value)
     except ValueError:
         raise ValueError(f"expected {LATENCY_HELP}, got {value!r}") from None
-    return round(seconds * 1_000_000)
+    return round(seconds * 1_000_000)  # finite: parse_duration_s refuses infinities
 
 
 def parse_rate(value: object) -> float:
@@ -71,7 +72,9 @@ def format_us(value_us: float) -> str:
         return f"{value_us:.0f}us"
     if value_us < 1_000_000:
         return f"{value_us / 1000:.3g}ms" if value_us < 100_000 else f"{value_us / 1000:.0f}ms"
-    return f"{value_us / 1_000_000:.3g}s"
+    if value_us < 1_000_000_000:
+        return f"{value_us / 1_000_000:.3g}s"
+    return f"{value_us / 1_000_000:.0f}s"  # never scientific notation
 
 
 def format_duration_s(seconds: float) -> str:

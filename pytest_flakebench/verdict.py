@@ -98,7 +98,8 @@ def worker_summary(worker_id: str, *, host: str, connections: int, status: Statu
     return WorkerSummary(worker_id=worker_id, host=host, connections=connections, status=status,
                          ops=total.ops, errors=total.errors,
                          qps=total.ops / measurement_s if measurement_s > 0 else 0.0,
-                         p95_us=total.hist.percentile_us(95.0))
+                         p95_us=total.hist.percentile_us(95.0), histogram=total.hist.encode(),
+                         measurement_s=measurement_s)
 
 
 def lag_summary(lags_ms: Sequence[float]) -> dict[str, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -109,28 +110,50 @@ class ControlPlane:
         sql = sql.replace("{p}", self._prefix)
         return to_format_style(sql) if self.dialect == "postgresql" else sql
 
+    def _fail(self, exc: Exception) -> StoreError:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ""
+        if "does not exist" in first or "no such" in first:
+            hint = f"; run `flakebench store init {self.shown}`"
+        return StoreError(f"control plane {self.shown}: {first}{hint}")
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._conn().execute(self._sql(sql), params)
-        return list(cur.fetchall())
+        try:
+            cur = self._conn().execute(self._sql(sql), params)
+            return list(cur.fetchall())
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from None
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = self._conn().execute(self._sql(sql), params)
-        return int(cur.rowcount or 0)
+        try:
+            cur = self._conn().execute(self._sql(sql), params)
+            return int(cur.rowcount or 0)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from None
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
         conn = self._conn()
-        if self.dialect == "postgresql":
-            with conn.transaction():
-                yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            if self.dialect == "postgresql":
+                with conn.transaction():
+                    yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except StoreError:
             raise
-        conn.execute("COMMIT")
+        except Exception as exc:
+            raise self._fail(exc) from None
 
     def close(self) -> None:
         """Close every thread's connection; never raises."""
@@ -240,10 +263,11 @@ class ControlPlane:
             conn.execute(self._sql("DELETE FROM {p}WORKER_HEARTBEATS WHERE RUN_ID = ? AND "
                                    "WORKER_ID = ?"), (run_id, worker_id))
             conn.execute(self._sql(
-                "INSERT INTO {p}WORKER_HEARTBEATS (RUN_ID, WORKER_ID, HOST, STATUS, JOINED_AT, "
-                "LAST_HEARTBEAT, HEARTBEAT_COUNT, TEMPLATE_JSON, LAST_ERROR) "
-                "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)"),
-                (run_id, worker_id, host, status, now, now, template_json, last_error))
+                "INSERT INTO {p}WORKER_HEARTBEATS (RUN_ID, WORKER_ID, HOST, PID, STATUS, "
+                "JOINED_AT, LAST_HEARTBEAT, HEARTBEAT_COUNT, TEMPLATE_JSON, LAST_ERROR) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"),
+                (run_id, worker_id, host, os.getpid(), status, now, now, template_json,
+                 last_error))
 
     def heartbeat(self, run_id: str, worker_id: str, *, status: str | None = None,
                   phase: str | None = None, active: int | None = None,

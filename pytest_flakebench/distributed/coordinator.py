@@ -33,7 +33,8 @@ from pytest_flakebench.verdict import Measured, RunMeta, build_result, lag_summa
 
 log = logging.getLogger("pytest_flakebench.controller")
 
-TICK_S = 0.02
+TICK_S = 0.02  # phase changes are decided to within this
+BEAT_POLL_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class Coordinator:
         self.show = show
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._down: set[str] = set()
+        self._targets: queue.Queue[tuple[str, int]] = queue.Queue()
         self._cancel: str | None = None
         self._busy = threading.Event()
         self._idle = threading.Event()
@@ -126,6 +128,10 @@ class Coordinator:
     def cancel(self, reason: str) -> None:
         """Cancel the running run and every queued one (Ctrl-C, timeout, controller error)."""
         self._cancel = reason
+
+    def set_worker_target(self, worker_id: str, connections: int) -> None:
+        """Ask ``worker_id`` to keep ``connections`` connections busy in the running run."""
+        self._targets.put((worker_id, connections))
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until every submitted run has ended."""
@@ -212,10 +218,18 @@ class Coordinator:
         view = LiveView(name=row.test_id.rsplit("::", 1)[-1], total_s=warmup_s + duration_s)
         cancelled: str | None = None
         next_show = t_start + 1.0
+        current: dict[str, Heartbeat] = {}
+        alive = stale = 0
+        next_beats = t_start
         while True:
             now = time.monotonic()
-            current = {h.worker_id: h for h in plane.heartbeats(run_id)}
-            alive, stale = run.liveness(current, self._down, s, ready)
+            if now >= next_beats:
+                # Heartbeats change once a second: reading them 4 times a second is enough,
+                # and keeps the controller's share of the CPU away from the benchmark threads.
+                current = {h.worker_id: h for h in plane.heartbeats(run_id)}
+                alive, stale = run.liveness(current, self._down, s, ready)
+                view.absorb(list(current.values()))
+                next_beats = now + BEAT_POLL_S
             interrupted = [w for w in ready if current.get(w) is not None
                            and current[w].status in ("CANCELLED", "FAILED")]
             if self._cancel or interrupted:
@@ -234,10 +248,13 @@ class Coordinator:
                 run.emit("STOP", {})
                 plane.set_status(run_id, "STOPPING", phase="COOLDOWN", end_time=time.time())
                 break
+            while not self._targets.empty():
+                worker, n = self._targets.get_nowait()
+                if worker in ready:
+                    run.emit("SET_WORKER_TARGET", {"connections": n}, target=worker)
             if len(run.dead) == len(ready):
                 cancelled = "every worker died"
                 break
-            view.absorb(list(current.values()))
             if self.show is not None and now >= next_show:
                 phase = "WARMUP" if t_measure is None else "MEASUREMENT"
                 self.show(view.line(phase=phase, elapsed_s=now - t_start, alive=alive,

@@ -21,25 +21,34 @@ class LiveView:
     measured: LatencyHistogram = field(default_factory=LatencyHistogram)
     errors: int = 0
     latest_qps: dict[str, float] = field(default_factory=dict)
+    latest: dict[str, str] = field(default_factory=dict)  # worker: newest interval histogram
+    beat_seen: dict[str, float] = field(default_factory=dict)  # worker: last heartbeat parsed
 
     def absorb(self, heartbeats: Sequence[Heartbeat]) -> None:
         """Take in each worker's newest snapshot (each one counted once)."""
         for hb in heartbeats:
-            if not hb.snapshot_json:
+            if not hb.snapshot_json or self.beat_seen.get(hb.worker_id) == hb.last_heartbeat:
                 continue
+            self.beat_seen[hb.worker_id] = hb.last_heartbeat
             snap = json.loads(hb.snapshot_json)
             key = (hb.worker_id, int(snap["seq"]))
             if key in self.seen:
                 continue
             self.seen.add(key)
             self.latest_qps[hb.worker_id] = float(snap["qps"])
+            self.latest[hb.worker_id] = snap["histogram"]
             if snap["phase"] == "MEASUREMENT":
                 self.measured.add_encoded(snap["histogram"])
                 self.errors += int(snap["errors"])
 
     def line(self, *, phase: str, elapsed_s: float, alive: int, stale: int, dead: int) -> str:
         """``flakebench NAME  MEASUREMENT  12s/35s  qps …  p50 …  errors …  workers …``."""
-        s = self.measured.summary()
+        source = self.measured
+        if not source.count:  # warmup: show the latest second rather than zeros
+            source = LatencyHistogram()
+            for encoded in self.latest.values():
+                source.add_encoded(encoded)
+        p50, p95, p99 = source.percentiles_us((50.0, 95.0, 99.0))
         workers = f"workers {alive} alive"
         if stale:
             workers += f", {stale} stale"
@@ -47,7 +56,7 @@ class LiveView:
             workers += f", {dead} dead"
         return "  ".join([
             f"flakebench {self.name}", phase, f"{elapsed_s:4.0f}s/{self.total_s:.0f}s",
-            f"qps {sum(self.latest_qps.values()):,.0f}", f"p50 {format_us(s.p50_us)}",
-            f"p95 {format_us(s.p95_us)}", f"p99 {format_us(s.p99_us)}",
+            f"qps {sum(self.latest_qps.values()):,.0f}", f"p50 {format_us(p50)}",
+            f"p95 {format_us(p95)}", f"p99 {format_us(p99)}",
             f"errors {self.errors}", workers,
         ])

@@ -26,7 +26,7 @@ from pytest_flakebench.results import RunResult
 from pytest_flakebench.targets import ResolvedTarget
 from pytest_flakebench.template import Template
 
-POLL_S = 0.01  # event poll interval: keeps control-plane lag in the tens of milliseconds
+POLL_S = 0.02  # event poll interval: control-plane lag stays in the tens of milliseconds
 
 
 class RunAborted(FlakebenchError):

@@ -25,6 +25,21 @@ class XdistHooks:
     def __init__(self, config: pytest.Config, bench: BenchSession) -> None:
         self.config = config
         self.bench = bench
+        if not bench.is_worker and bench.settings.enabled:
+            self._check_gateways(config)
+
+    def _check_gateways(self, config: pytest.Config) -> None:
+        """Workers on other machines need a control plane they can all reach."""
+        specs = [str(s) for s in (config.getoption("tx", None) or [])]
+        remote = [s for s in specs if not s.split("*", 1)[-1].startswith("popen")]
+        url = self.bench.settings.store_url or ""
+        if remote and not url.lower().startswith(("postgresql://", "postgres://", "snowflake://")):
+            raise pytest.UsageError(
+                f"--tx {remote[0]} runs workers on other machines, which cannot reach the "
+                f"local control plane ({url or 'none'}): give a shared store, e.g. "
+                f"--flakebench-store postgresql://user@dbhost:5432/db (after `flakebench store "
+                f"init`)"
+            )
 
     # -- controller ----------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from pytest_flakebench.engine.recorder import (
     PHASE_WARMUP,
     Aggregate,
     Cell,
+    Tally,
     ThreadRecorder,
 )
 from pytest_flakebench.errors import TargetError
@@ -159,12 +160,16 @@ class Engine:
         ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
                             stride=cfg.total_threads or cfg.connections)
         rec = self._recorders[index]
+        lock = rec.lock
+        kinds = len(plans)
         execute = conn.execute
         think = cfg.think_time_s
         resume = shared.resume
         while not shared.stop:
             if index >= shared.active:
                 # Parked by SET_WORKER_TARGET: hold the connection, send nothing.
+                if clock() >= shared.end_ns:
+                    break
                 resume.wait(0.05)
                 continue
             k = schedule[position]
@@ -190,8 +195,16 @@ class Engine:
             else:
                 t1 = clock()
                 rec.in_flight = 0
-                rec.ok(PHASE_WARMUP if t0 < measure_ns else PHASE_MEASUREMENT, k,
-                       (t1 - t0) // 1000)
+                # ThreadRecorder.ok, inlined: this runs once per operation on every thread.
+                slot = k if t0 < measure_ns else k + kinds
+                with lock:
+                    tally = rec.cells[slot]
+                    if tally is None:
+                        tally = rec.cells[slot] = Tally()
+                    latencies = tally.latencies
+                    us = (t1 - t0) // 1000
+                    latencies[us] = latencies.get(us, 0) + 1
+                    tally.ops += 1
             if think:
                 time.sleep(think)
 
@@ -351,12 +364,12 @@ class Engine:
             "MEASUREMENT" if now < shared.end_ns else "COOLDOWN")
         span_s = max(now - last, 1) / NS
         in_flight = sum(r.in_flight for r in self._recorders)
-        summary = merged.hist.summary()
+        p50, p95, p99 = merged.hist.percentiles_us((50.0, 95.0, 99.0))
         snapshot = Snapshot(
             worker_id=self.config.worker_id, seq=len(snapshots), ts=time.time(),
             elapsed_s=round((now - start_ns) / NS, 3), phase=phase, ops=merged.ops,
             errors=merged.errors, in_flight=in_flight, qps=merged.ops / span_s,
-            p50_us=summary.p50_us, p95_us=summary.p95_us, p99_us=summary.p99_us,
+            p50_us=p50, p95_us=p95, p99_us=p99,
             histogram=merged.hist.encode(), active_connections=shared.active,
         )
         snapshots.append(snapshot)
@@ -365,11 +378,11 @@ class Engine:
             for cell in aggregate.cells[PHASE_MEASUREMENT]:
                 measured.merge(cell)
             current = measured if measured.ops else merged
-            lat = current.hist.summary()
+            c50, c95, c99 = current.hist.percentiles_us((50.0, 95.0, 99.0))
             self.on_tick(Tick(
                 phase=phase, elapsed_s=(now - start_ns) / NS,
                 remaining_s=max(0.0, (planned_end - now) / NS), interval_qps=merged.ops / span_s,
-                p50_us=lat.p50_us, p95_us=lat.p95_us, p99_us=lat.p99_us, ops=measured.ops,
+                p50_us=c50, p95_us=c95, p99_us=c99, ops=measured.ops,
                 errors=measured.errors, in_flight=in_flight, active=shared.active,
                 snapshot=snapshot,
             ))

@@ -121,8 +121,8 @@ def result_rows(run: RunResult, codec: Codec) -> list[Row]:
         codec.json(run.to_dict(with_snapshots=False)),
     )
     rows = [parent]
-    if len(run.workers) > 1:
-        # A single worker's row would repeat the parent; several show each worker's share.
+    if run.workers:
+        # One row per worker, even for a single one, so -n 0 and -n N store the same shape.
         for w in run.workers:
             attempts = w.ops + w.errors
             rows.append((

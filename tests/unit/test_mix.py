@@ -208,10 +208,6 @@ def test_every_weighted_kind_of_a_valid_template_is_scheduled(weights: dict[str,
     assert set(smooth_weighted_schedule(t.weights())) == set(t.weights())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Template accepts weights finer than 0.01 % (they "
-                                       "only have to sum to 100), but integer_weights rounds to "
-                                       "hundredths, so a kind weighted 0.004 gets a plan (and "
-                                       "may get SLO limits) yet is never scheduled")
 def test_tiny_weight_is_scheduled_or_refused() -> None:
     data = {"target": "t", "table": "t", "mix": {"point_lookup": 99.996, "insert": 0.004}}
     try:

@@ -418,10 +418,6 @@ def test_slo_per_kind_unknown_metric() -> None:
     assert "slo.kinds.insert.p98: unknown field (value '5ms')" in text
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a mistyped overall SLO metric with a scalar value "
-                                       "(slo={'p95x': '20ms'}) is taken as a per-kind LimitSet "
-                                       "and fails as 'slo.kinds.p95x=...: Input should be a valid "
-                                       "dictionary', never naming the known SLO metrics")
 def test_slo_typo_names_known_metrics() -> None:
     text = error_of(slo={"p95x": "20ms"})
     assert "p95x" in text
@@ -586,9 +582,6 @@ def test_template_file_errors(tmp_path: Path, name: str, text: str | None,
     assert name in message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: load_template_file catches TOML/JSON decode errors "
-                                       "and ValueError, but yaml.YAMLError is neither, so a "
-                                       "malformed YAML file escapes as a raw yaml ParserError")
 def test_malformed_yaml_is_a_template_error(tmp_path: Path) -> None:
     (tmp_path / "t.yaml").write_text("a: [1,\n  b: : :\n", encoding="utf-8")
     with pytest.raises(TemplateError, match="not valid YAML"):
@@ -618,10 +611,6 @@ def test_load_template_file_reads_dict(tmp_path: Path) -> None:
     assert data["mix"] == {"point_lookup": 70, "range_scan": 20, "by_status": 10}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an infinite latency limit (e.g. YAML '.inf' or "
-                                       "JSON 'Infinity') makes parse_latency_us raise "
-                                       "OverflowError, which escapes build_template instead of a "
-                                       "TemplateError")
 def test_infinite_latency_limit_is_a_template_error() -> None:
     with pytest.raises(TemplateError):
         build(slo={"p99": float("inf")})

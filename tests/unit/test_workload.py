@@ -200,9 +200,6 @@ def test_only_weighted_kinds_get_plans() -> None:
     assert list(plans) == ["point_lookup"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: workload quotes catalog column names as "
-                                       "f'\"{name}\"' without doubling embedded '\"', so a legal "
-                                       "column such as we\"ird yields broken SQL")
 def test_column_names_with_quotes_are_escaped() -> None:
     weird = Column('we"ird', "text", "text", nullable=False, has_default=False)
     prof = profile(columns=(ID, weird))

@@ -160,6 +160,7 @@ CREATE TABLE IF NOT EXISTS flakebench.WORKER_HEARTBEATS (
     RUN_ID              TEXT NOT NULL,
     WORKER_ID           TEXT NOT NULL,
     HOST                TEXT,
+    PID                 INTEGER,                  -- the worker's process id on HOST
     STATUS              TEXT NOT NULL,            -- JOINED, READY, RUNNING, DONE, FAILED, DEAD
     PHASE               TEXT,
     JOINED_AT           DOUBLE PRECISION NOT NULL,
@@ -184,6 +185,9 @@ CREATE TABLE IF NOT EXISTS flakebench.SESSION_BENCHMARKS (
     TEST_ID     TEXT NOT NULL,
     PRIMARY KEY (SESSION_ID, TEST_ID)
 );
+
+-- Columns added after the control tables first shipped.
+ALTER TABLE flakebench.WORKER_HEARTBEATS ADD COLUMN IF NOT EXISTS PID INTEGER;
 
 -- Lets check() tell "not initialised" from "initialised", and later versions migrate.
 CREATE TABLE IF NOT EXISTS flakebench.STORE_META (

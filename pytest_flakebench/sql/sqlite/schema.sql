@@ -155,6 +155,7 @@ CREATE TABLE IF NOT EXISTS WORKER_HEARTBEATS (
     RUN_ID              TEXT NOT NULL,
     WORKER_ID           TEXT NOT NULL,
     HOST                TEXT,
+    PID                 INTEGER,                  -- the worker's process id on HOST
     STATUS              TEXT NOT NULL,            -- JOINED, READY, RUNNING, DONE, FAILED, DEAD
     PHASE               TEXT,
     JOINED_AT           REAL NOT NULL,

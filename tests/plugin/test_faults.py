@@ -1,0 +1,185 @@
+"""Faults during a distributed run: a worker killed, the controller interrupted, targets moved."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.postgres
+
+BENCH = """
+import pytest
+
+@pytest.mark.flakebench(target="{dsn}", table="public.{table}",
+                        mix={{"point_lookup": 90, "insert": 10}}, concurrency=4,
+                        duration="{duration}", warmup="0.5s")
+def test_long():
+    pass
+"""
+
+
+def _query(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return list(conn.execute(sql, params).fetchall())
+    except sqlite3.OperationalError:
+        return []  # tables not created yet
+    finally:
+        conn.close()
+
+
+def _start(path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--flakebench",
+         "--flakebench-json=out.json", *args],
+        cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_measuring(db: Path, proc: subprocess.Popen[str], workers: int) -> dict[str, int]:
+    """Wait until the run measures on every worker; return worker id -> pid."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        running = _query(db, "SELECT RUN_ID FROM RUN_STATUS WHERE STATUS = 'RUNNING' "
+                             "AND PHASE = 'MEASUREMENT'")
+        if running:
+            beats = _query(db, "SELECT WORKER_ID, PID FROM WORKER_HEARTBEATS WHERE RUN_ID = ? "
+                               "AND STATUS = 'RUNNING'", (running[0][0],))
+            if len(beats) == workers:
+                time.sleep(1.0)  # let some measurement happen
+                return {str(w): int(p) for w, p in beats}
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the run never reached MEASUREMENT on every worker")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); look at its state
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_worker_killed_mid_run_gives_a_partial_run(pytester: pytest.Pytester, pg_dsn: str,
+                                                   pg_orders: str) -> None:
+    pytester.makepyfile(BENCH.format(dsn=pg_dsn, table=pg_orders, duration="6s"))
+    db = pytester.path / ".flakebench" / "flakebench.db"
+    proc = _start(pytester.path, "-n", "2", "--flakebench-dead-after=2")
+    pids = _wait_measuring(db, proc, workers=2)
+    (leader,) = _query(db, "SELECT LEADER FROM RUN_STATUS")[0]
+    victim = next(w for w in pids if w != leader)
+    os.kill(pids[victim], signal.SIGKILL)
+    out, _ = proc.communicate(timeout=120)  # the session ends by itself
+    assert proc.returncode == 1, out
+    assert f"worker {victim} went down" in out
+    assert "PARTIAL" in out
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert run["status"] == "PARTIAL"
+    assert run["verdict"] == "FAILED"
+    survivors = [w for w in run["workers"] if w["worker_id"] == leader]
+    assert survivors
+    assert survivors[0]["ops"] > 0
+    assert run["control"]["dead"] == [victim]
+    stored = _query(db, "SELECT STATUS, TOTAL_OPS FROM TEST_RESULTS WHERE RUN_ID = ?",
+                    (run["run_id"],))
+    assert stored == [("PARTIAL", run["overall"]["ops"])]
+
+
+def test_sigint_to_the_controller_cancels_and_stores(pytester: pytest.Pytester, pg_dsn: str,
+                                                     pg_orders: str) -> None:
+    pytester.makepyfile(BENCH.format(dsn=pg_dsn, table=pg_orders, duration="60s"))
+    db = pytester.path / ".flakebench" / "flakebench.db"
+    drain_s = 5.0
+    proc = _start(pytester.path, "-n", "2", f"--flakebench-drain-timeout={drain_s}")
+    pids = _wait_measuring(db, proc, workers=2)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    deadline = sent + drain_s + 20
+    while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers_gone = time.monotonic() - sent
+    out, _ = proc.communicate(timeout=60)
+    assert not any(_alive(pid) for pid in pids.values()), out
+    assert workers_gone < drain_s + 20, out
+    (status,) = _query(db, "SELECT STATUS, CANCELLATION_REASON FROM RUN_STATUS")
+    assert status[0] == "CANCELLED", out
+    assert "interrupted" in status[1]
+    (stored,) = _query(db, "SELECT STATUS, TOTAL_OPS, MEASUREMENT_S FROM TEST_RESULTS "
+                           "WHERE PARENT_RUN_ID IS NULL")
+    assert stored[0] == "CANCELLED"
+    assert stored[1] > 0  # what was measured before the interrupt is kept
+    assert 0.5 < stored[2] < 30
+
+
+def test_set_worker_target_parks_and_wakes_connections(tmp_path: Path, pg_dsn: str,
+                                                      pg_orders: str) -> None:
+    from pytest_flakebench.control.plane import open_control_plane
+    from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
+    from pytest_flakebench.distributed.worker import WorkerContext, run_worker
+    from pytest_flakebench.results import RunResult
+    from pytest_flakebench.targets import ResolvedTarget
+    from pytest_flakebench.template import Template
+
+    plane = open_control_plane(f"sqlite:///{tmp_path / 'control.db'}")
+    kept: list[RunResult] = []
+    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=kept.append)
+    template = Template.model_validate({
+        "target": pg_dsn, "table": f"public.{pg_orders}", "mix": {"point_lookup": 100},
+        "concurrency": 4, "duration": "3s", "warmup": "0s",
+    })
+    session, run_id = uuid.uuid4().hex, uuid.uuid4().hex
+    plane.create_run(run_id=run_id, session_id=session, test_id="t::x", participants=["main"])
+    coordinator.submit(run_id)
+    ctx = WorkerContext(plane=plane, session_id=session, worker_id="main", base_dir=tmp_path,
+                        duration_scale=1.0, join_timeout_s=30, drain_timeout_s=10)
+    out: list[RunResult] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            out.append(run_worker(ctx, test_id="t::x", template=template,
+                                  target=ResolvedTarget(url=pg_dsn)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    time.sleep(1.5)
+    coordinator.set_worker_target("main", 1)
+    time.sleep(1.0)
+    coordinator.set_worker_target("main", 3)
+    worker.join(timeout=30)
+    coordinator.close()
+    plane.close()
+    assert not errors, errors
+    (returned,) = out
+    (result,) = kept  # the controller's copy carries the per-second snapshots
+    assert returned.run_id == result.run_id
+    actives = [s.active_connections for s in result.snapshots]
+    assert actives[0] == 4
+    assert 1 in actives
+    assert actives[-1] == 3
+    low = [s for s in result.snapshots if s.active_connections == 1]
+    assert all(s.in_flight <= 1 for s in low)
+    assert result.control["lag_ms"]["count"] >= 4  # 2 targets + START + SET_PHASE… applied
+    assert result.run_id == run_id
