@@ -12,7 +12,6 @@ import contextlib
 import re
 import threading
 from collections.abc import Callable
-from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -22,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.results import RunResult
+from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows
 from pytest_flakebench.stores.base import RunRow
 from pytest_flakebench.urls import redact_url
@@ -41,10 +41,8 @@ T = TypeVar("T")
 
 
 def schema_sql() -> str:
-    """The PostgreSQL DDL shipped with the package (``sql/postgres/schema.sql``)."""
-    return (resources.files("pytest_flakebench") / "sql" / "postgres" / "schema.sql").read_text(
-        encoding="utf-8"
-    )
+    """The PostgreSQL DDL shipped with the package (``sql/postgres/*.sql``, in order)."""
+    return ddl("postgres")
 
 
 class PostgresStore:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from importlib import resources
 from pathlib import Path
 
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.results import RunResult
+from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows, shown_url
 from pytest_flakebench.stores.base import RunRow
 from pytest_flakebench.urls import sqlite_path
@@ -28,10 +28,8 @@ _INSERT_SNAPSHOT = rows.insert_sql("WORKER_METRICS_SNAPSHOTS", rows.SNAPSHOT_COL
 
 
 def schema_sql() -> str:
-    """The SQLite DDL shipped with the package (``sql/sqlite/schema.sql``)."""
-    return (resources.files("pytest_flakebench") / "sql" / "sqlite" / "schema.sql").read_text(
-        encoding="utf-8"
-    )
+    """The SQLite DDL shipped with the package (``sql/sqlite/*.sql``, in order)."""
+    return ddl("sqlite")
 
 
 class SQLiteStore:
