@@ -25,6 +25,12 @@ def kind_stats_from_cells(kind: str, operation: Literal["read", "write", "mixed"
         clamped=measured.hist.clamped,
         warmup_ops=warmup.ops,
         warmup_errors=warmup.errors,
+        late=measured.late,
+        dropped=measured.dropped,
+        lag_mean_us=measured.lag_sum_us / (measured.ops + measured.errors)
+        if measured.ops + measured.errors else 0.0,
+        lag_max_us=measured.lag_max_us,
+        retries=measured.retries,
     )
 
 

@@ -7,25 +7,34 @@ column, generate and check every statement); ``execute`` runs the engine and ass
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
+from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.drivers import open_driver
 from pytest_flakebench.drivers.base import Driver
 from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT
 from pytest_flakebench.engine.runner import Engine, EngineConfig, EngineOutcome, Tick
-from pytest_flakebench.errors import TargetError
+from pytest_flakebench.errors import FlakebenchError, TargetError
 from pytest_flakebench.mix import smooth_weighted_schedule
 from pytest_flakebench.profile import TableProfile
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.targets import ResolvedTarget
 from pytest_flakebench.template import Template
+from pytest_flakebench.template_params import KeyParam
 from pytest_flakebench.urls import scheme_of
 from pytest_flakebench.verdict import Measured, RunMeta, build_result, worker_summary
-from pytest_flakebench.workload import KindPlan, ThreadContext, build_plans
+from pytest_flakebench.workload import (
+    KindPlan,
+    PythonOp,
+    build_plans,
+    sample_columns,
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +46,7 @@ class Prepared:
     profile: TableProfile
     plans: dict[str, KindPlan]
     server_version: str
+    server_settings: dict[str, str] = field(default_factory=dict)  # for the fingerprint
 
     def close(self) -> None:
         """Release the driver's metadata connection."""
@@ -65,19 +75,73 @@ def _profile(driver: Driver, template: Template) -> TableProfile:
                         row_count=rows)
 
 
-def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path) -> Prepared:
+KEY_POOL_SIZE = 10_000
+_JSON_SCALARS = (int, float, str, bool)
+
+
+class Pools(Protocol):
+    """Where sampled values are cached (``control.plane.PoolCache``)."""
+
+    def get(self, identity: str, kind: str, column: str, row_count: int,
+            size: int) -> list[Any] | None: ...
+
+    def put(self, identity: str, kind: str, column: str, row_count: int, size: int,
+            values: list[Any]) -> None: ...
+
+
+def _pool(driver: Driver, profile: TableProfile, pools: Pools | None, kind: str, column: str,
+          size: int) -> list[Any]:
+    """Sampled values of ``column``: from the cache when fresh, else sampled (and cached)."""
+    identity = f"{driver.redacted_url}|{profile.info.table}"
+    if pools is not None:
+        try:
+            cached = pools.get(identity, kind, column, profile.row_count, size)
+        except FlakebenchError:
+            cached = None  # a store without the pools table: sample every run
+        if cached is not None:
+            return cached
+    values = driver.sample_column(profile.info, column, size)
+    # Only JSON-native values round-trip unchanged; dates, decimals, UUIDs are sampled anew.
+    if pools is not None and values and all(isinstance(v, _JSON_SCALARS) for v in values):
+        with contextlib.suppress(FlakebenchError):
+            pools.put(identity, kind, column, profile.row_count, size, values)
+    return values
+
+
+def _needs_existing_keys(template: Template) -> bool:
+    kinds = set(template.weights())
+    if kinds & {"point_lookup", "update", "range_scan"}:
+        return True
+    return any(isinstance(p, KeyParam) for q in template.queries.values() for p in q.params)
+
+
+def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
+            python_ops: dict[str, PythonOp] | None = None,
+            pools: Pools | None = None) -> Prepared:
     """Connect, profile the table, build and check every statement; send no load."""
-    driver = open_driver(target.url, base_dir=base_dir, password=target.password)
+    driver = open_driver(target.url, base_dir=base_dir, password=target.password,
+                         table_type=template.table_type)
     try:
         version = driver.server_version()
+        settings_of = getattr(driver, "server_settings", None)  # a driver may predate it
+        settings: dict[str, str] = settings_of() if settings_of is not None else {}
         profile = _profile(driver, template)
         if profile.info.is_view and any(template.kind_operation(k) == "write"
                                         for k in template.weights()):
             raise TargetError(f"{profile.info.table} is a view: the mix must not write to it")
+        samples = {column: _pool(driver, profile, pools, "COLUMN", column, size)
+                   for column, size in sample_columns(template).items()}
+        key_pool = None
+        if profile.key_column.type_class != "int" and _needs_existing_keys(template):
+            key_pool = _pool(driver, profile, pools, "KEY", profile.key_column.name,
+                             KEY_POOL_SIZE)
         plans = build_plans(template, profile, dialect=driver.dialect,
-                            paramstyle=driver.paramstyle)
+                            paramstyle=driver.paramstyle, samples=samples,
+                            python_ops=python_ops, key_pool=key_pool)
         probe = ThreadContext(seed=0, global_index=0, stride=1)
         for plan in plans.values():
+            if plan.call is not None:
+                continue  # Python operations have no SQL to check
             try:
                 driver.check_statement(plan.sql, len(plan.make_params(probe)))
             except TargetError as exc:
@@ -86,7 +150,7 @@ def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path) -> Pr
         driver.close()
         raise
     return Prepared(template=template, driver=driver, profile=profile, plans=plans,
-                    server_version=version)
+                    server_version=version, server_settings=settings)
 
 
 def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id: str = "main",
@@ -103,10 +167,16 @@ def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id:
         warmup_s=t.warmup * duration_scale,
         duration_s=t.duration * duration_scale,
         think_time_s=t.think_time,
+        max_tries=t.max_tries,
         seed=t.seed,
         thread_base=thread_base,
         total_threads=total_threads,
         worker_id=worker_id,
+        mode=t.mode,
+        rate_qps=t.qps or 0.0,
+        arrivals=t.arrivals,
+        late_after_s=t.late_after,
+        drop_after_s=t.drop_after,
     )
 
 
@@ -131,7 +201,8 @@ def meta_of(prepared: Prepared, target: ResolvedTarget) -> RunMeta:
     return RunMeta(target_kind=scheme_of(target.url), target=prepared.driver.redacted_url,
                    table=str(prepared.profile.info.table),
                    server_version=prepared.server_version,
-                   row_count=prepared.profile.row_count)
+                   row_count=prepared.profile.row_count,
+                   server_settings=prepared.server_settings)
 
 
 def run_local(prepared: Prepared, *, test: str, target: ResolvedTarget, duration_scale: float,

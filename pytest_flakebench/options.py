@@ -35,6 +35,14 @@ DRAIN = ("flakebench_drain_timeout", "flakebench_drain_timeout", "FLAKEBENCH_DRA
          "seconds workers get to finish in-flight operations after STOP (default 10)")
 PARTIAL = ("flakebench_partial", "flakebench_partial", "FLAKEBENCH_PARTIAL",
            "what a PARTIAL run (a worker died) does to its test: fail (default) or warn")
+COMPARE = ("flakebench_compare", "flakebench_compare", "FLAKEBENCH_COMPARE",
+           "compare every run with a baseline: last (default: the last comparable run of the "
+           "same test on the same target), a RUN id, or baseline:NAME")
+COMPARE_FAIL = ("flakebench_compare_fail", "flakebench_compare_fail", "FLAKEBENCH_COMPARE_FAIL",
+                "fail a test whose run regressed beyond these limits against its baseline, e.g. "
+                "p95:+10%,qps:-5% (noise-aware: the change must also be significant)")
+HTML = ("flakebench_html", "flakebench_html", "FLAKEBENCH_HTML",
+        "write a self-contained HTML report of the session's runs (charts, comparisons) to PATH")
 TARGETS_INI = ("flakebench_targets",
                "named targets, one per line: NAME = URL (also [tool.flakebench.targets.NAME] in "
                "pyproject.toml and env FLAKEBENCH_TARGET_<NAME>)")
@@ -51,6 +59,15 @@ def addoption(parser: pytest.Parser) -> None:
                     help=f"{JSON[3]}. Env {JSON[2]}, ini {JSON[1]}.")
     group.addoption("--flakebench-duration-scale", metavar="FACTOR", default=None, dest=SCALE[0],
                     help=f"{SCALE[3]}. Env {SCALE[2]}, ini {SCALE[1]}.")
+    group.addoption("--flakebench-compare", metavar="last|RUN|baseline:NAME", nargs="?",
+                    const="last", default=None, dest=COMPARE[0],
+                    help=f"{COMPARE[3]}. Env {COMPARE[2]}, ini {COMPARE[1]}.")
+    for spec, metavar in ((COMPARE_FAIL, "METRIC:CHANGE,..."), (HTML, "PATH")):
+        text = spec[3].replace("%", "%%")  # argparse %-formats help
+        group.addoption(f"--{spec[0].replace('_', '-')}", metavar=metavar, default=None,
+                        dest=spec[0], help=f"{text}. Env {spec[2]}, ini {spec[1]}.")
+    for spec in (COMPARE, COMPARE_FAIL, HTML):
+        parser.addini(spec[1], help=spec[3], default=None)
     for spec, metavar in ((JOIN, "SECONDS"), (DEAD, "SECONDS"), (DRAIN, "SECONDS"),
                           (PARTIAL, "fail|warn")):
         group.addoption(f"--{spec[0].replace('_', '-')}", metavar=metavar, default=None,
@@ -76,6 +93,9 @@ class Settings:
     dead_after_s: float = 5.0
     drain_timeout_s: float = 10.0
     partial_fails: bool = True
+    compare: str | None = None  # last | RUN | baseline:NAME; None: not asked
+    compare_fail: str | None = None  # "p95:+10%,qps:-5%"
+    html_path: Path | None = None
 
 
 def _raw(config: pytest.Config, spec: tuple[str, str, str, str]) -> tuple[object, str] | None:
@@ -143,9 +163,32 @@ def resolve(config: pytest.Config) -> Settings:
     partial = str(partial_raw[0]).strip().lower() if partial_raw else "fail"
     if partial_raw is not None and partial not in ("fail", "warn"):
         raise pytest.UsageError(f"{partial_raw[1]}={partial_raw[0]!r}: expected 'fail' or 'warn'")
+    compare_raw, fail_raw, html_raw = _raw(config, COMPARE), _raw(config, COMPARE_FAIL), \
+        _raw(config, HTML)
+    compare = str(compare_raw[0]).strip() if compare_raw else None
+    compare_fail = str(fail_raw[0]).strip() if fail_raw else None
+    _check_compare(compare_raw, fail_raw)
     return Settings(enabled=enabled, store_url=store_url, json_path=json_path,
                     duration_scale=scale, rootdir=Path(config.rootpath),
                     join_timeout_s=_seconds(config, JOIN, 120.0),
                     dead_after_s=_seconds(config, DEAD, 5.0),
                     drain_timeout_s=_seconds(config, DRAIN, 10.0),
-                    partial_fails=partial == "fail")
+                    partial_fails=partial == "fail", compare=compare,
+                    compare_fail=compare_fail,
+                    html_path=Path(str(html_raw[0])) if html_raw else None)
+
+
+def _check_compare(compare: tuple[object, str] | None, fail: tuple[object, str] | None) -> None:
+    """Bad comparison options are usage errors now, not surprises after the load."""
+    if compare is None and fail is None:
+        return  # a plain run imports nothing more
+    from pytest_flakebench.compare.baseline import parse_request
+    from pytest_flakebench.compare.thresholds import parse_spec
+
+    for raw, parse in ((compare, parse_request), (fail, parse_spec)):
+        if raw is None:
+            continue
+        try:
+            parse(str(raw[0]))
+        except ValueError as exc:  # ThresholdError is a ValueError
+            raise pytest.UsageError(f"{raw[1]}={raw[0]!r}: {exc}") from None

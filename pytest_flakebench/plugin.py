@@ -72,9 +72,11 @@ def _template_for(item: pytest.Function) -> Template:
         kwargs.update(marker.kwargs)
     search = [Path(item.path).parent, Path(item.config.rootpath)]
     try:
-        template = build_template(kwargs, where=item.nodeid, search=search)
+        store_url = item.config.stash[SESSION_KEY].settings.store_url
+        template = build_template(kwargs, where=item.nodeid, search=search, store_url=store_url,
+                                  store_base=Path(item.config.rootpath))
         resolve_target(template.target, rootdir=Path(item.config.rootpath),
-                       ini_lines=item.config.getini("flakebench_targets"))
+                       ini_lines=item.config.getini("flakebench_targets"), store_url=store_url)
     except FlakebenchError as exc:
         message = str(exc)
         if not message.startswith(item.nodeid):
@@ -105,9 +107,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture
-def flakebench_result(request: pytest.FixtureRequest) -> RunResult:
-    """The merged result of this test's benchmark run (runs it if it has not run yet)."""
+def _run_and_record(request: pytest.FixtureRequest,
+                    python_ops: dict[str, Any] | None = None) -> RunResult:
+    """Run this item's benchmark (once), record the figures as JUnit properties."""
     item = request.node
     known: RunResult | None = item.stash.get(RESULT_KEY, None)
     if known is not None:
@@ -115,7 +117,7 @@ def flakebench_result(request: pytest.FixtureRequest) -> RunResult:
     template = item.stash.get(TEMPLATE_KEY, None)
     if template is None:
         raise pytest.UsageError(
-            f"{item.nodeid}: the flakebench_result fixture needs @pytest.mark.flakebench(...)"
+            f"{item.nodeid}: flakebench fixtures need @pytest.mark.flakebench(...)"
         )
     session = request.config.stash[SESSION_KEY]
     if not session.settings.enabled:
@@ -124,7 +126,7 @@ def flakebench_result(request: pytest.FixtureRequest) -> RunResult:
 
     problem: str | None = None
     try:
-        result = session.run(item, template)
+        result = session.run(item, template, python_ops)
     except FlakebenchError as exc:
         # Raised in preflight (target, table, SQL, store): no load was sent. A short message
         # says more than the plugin's traceback; failing outside the handler drops the chain.
@@ -145,10 +147,67 @@ def flakebench_result(request: pytest.FixtureRequest) -> RunResult:
     return result
 
 
+@pytest.fixture
+def flakebench_result(request: pytest.FixtureRequest) -> RunResult:
+    """The merged result of this test's benchmark run (runs it if it has not run yet)."""
+    template = request.node.stash.get(TEMPLATE_KEY, None)
+    if template is not None and template.python:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: a benchmark with python operations runs from the test body: "
+            f"use the flakebench fixture and call flakebench.run()"
+        )
+    return _run_and_record(request)
+
+
+class Flakebench:
+    """The ``flakebench`` fixture: Python operations run by the same engine.
+
+    Declare the operations in the marker (``python={"checkout": "write"}`` plus their weights in
+    ``mix``), register a function for each, then ``run()``::
+
+        @flakebench.operation("checkout")
+        def checkout(conn, params):      # conn: the driver's connection, params: OpParams
+            conn.execute("...", (params.key(),))
+
+        result = flakebench.run()        # same modes, measurements and verdicts as SQL kinds
+    """
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+        self._ops: dict[str, Any] = {}
+
+    def operation(self, name: str) -> Any:
+        """Register the function of the Python operation ``name`` (a decorator)."""
+        template = self._request.node.stash.get(TEMPLATE_KEY, None)
+        declared = template.python if template is not None else {}
+        if name not in declared:
+            raise pytest.UsageError(
+                f"{self._request.node.nodeid}: python operation {name!r} is not declared: add "
+                f"python={{{name!r}: 'read'}} (or 'write') and its weight in mix to the marker"
+            )
+
+        def register(fn: Any) -> Any:
+            self._ops[name] = fn
+            return fn
+
+        return register
+
+    def run(self) -> RunResult:
+        """Run the benchmark with the registered operations; return the merged result."""
+        return _run_and_record(self._request, self._ops)
+
+
+@pytest.fixture
+def flakebench(request: pytest.FixtureRequest) -> Flakebench:
+    """Python operations for workloads that SQL templates cannot express."""
+    return Flakebench(request)
+
+
 @pytest.fixture(autouse=True)
 def _flakebench_autorun(request: pytest.FixtureRequest) -> None:
     """Run the benchmark of a marked test even when its body does not ask for the result."""
-    if TEMPLATE_KEY in request.node.stash:
+    template = request.node.stash.get(TEMPLATE_KEY, None)
+    if template is not None and not template.python:
         request.getfixturevalue("flakebench_result")
 
 
@@ -156,12 +215,34 @@ def _flakebench_autorun(request: pytest.FixtureRequest) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """After the test body, the SLO verdict decides the outcome."""
     yield
+    template = item.stash.get(TEMPLATE_KEY, None)
+    if (template is not None and template.python and RESULT_KEY not in item.stash
+            and item.config.stash[SESSION_KEY].settings.enabled):
+        pytest.fail(f"{item.nodeid}: declares python operations but never called "
+                    f"flakebench.run()", pytrace=False)
     result = item.stash.get(RESULT_KEY, None)
+    width = min(getattr(item.config.get_terminal_writer(), "fullwidth", 120), 160)
+    regression = _regression_message(item, result, width) if result is not None else None
     if result is not None and result.verdict != "PASSED":
         from pytest_flakebench.report.text import failure_message
 
-        width = getattr(item.config.get_terminal_writer(), "fullwidth", 120)
-        pytest.fail(failure_message(result, width=min(width, 160)), pytrace=False)
+        text = failure_message(result, width=width)
+        pytest.fail(f"{text}\n\n{regression}" if regression else text, pytrace=False)
+    if regression:
+        pytest.fail(regression, pytrace=False)
+
+
+def _regression_message(item: pytest.Item, result: RunResult, width: int) -> str | None:
+    """After the SLO verdict, the regression verdict: the comparison table if it regressed."""
+    comparison = item.config.stash[SESSION_KEY].comparison(result)
+    if comparison is None:
+        return None
+    item.user_properties.append(("flakebench_compare", comparison.verdict))
+    if not comparison.regressed:
+        return None
+    from pytest_flakebench.report.compare_text import comparison_message
+
+    return comparison_message(comparison, width=width)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -175,4 +256,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     bench = session.config.stash[SESSION_KEY]
     bench.wait_for_runs()
     bench.write_json()
+    bench.write_html()
 

@@ -33,6 +33,11 @@ class KindStats:
     clamped: int = 0  # latencies above the histogram's range, recorded at its maximum
     warmup_ops: int = 0
     warmup_errors: int = 0
+    late: int = 0  # qps mode: started more than late_after after the intended time
+    dropped: int = 0  # qps mode: not started within drop_after; never sent
+    lag_mean_us: float = 0.0  # qps mode: schedule lag of the operations sent
+    lag_max_us: int = 0
+    retries: int = 0  # extra tries of serialization failures / deadlocks (max_tries)
 
     @property
     def error_rate(self) -> float:
@@ -40,12 +45,20 @@ class KindStats:
         attempts = self.ops + self.errors
         return self.errors / attempts if attempts else 0.0
 
+    @property
+    def late_rate(self) -> float:
+        """Late or dropped operations over every scheduled one (qps mode; 0 otherwise)."""
+        scheduled = self.ops + self.errors + self.dropped
+        return (self.late + self.dropped) / scheduled if scheduled else 0.0
+
     def metric(self, name: str) -> float:
-        """A metric by its SLO name: ``p95``, ``max``, ``min_qps`` (= qps), ``error_rate``."""
+        """A metric by its SLO name: ``p95``, ``max``, ``min_qps`` (= qps), ``error_rate``…"""
         if name == "min_qps":
             return self.qps
         if name == "error_rate":
             return self.error_rate
+        if name == "max_late":
+            return self.late_rate
         return self.latency.value(name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +77,12 @@ class KindStats:
             "clamped": self.clamped,
             "warmup_ops": self.warmup_ops,
             "warmup_errors": self.warmup_errors,
+            "late": self.late,
+            "dropped": self.dropped,
+            "late_rate": self.late_rate,
+            "lag_mean_us": self.lag_mean_us,
+            "lag_max_us": self.lag_max_us,
+            "retries": self.retries,
             "histogram": self.histogram,
         }
 
@@ -84,6 +103,11 @@ class KindStats:
             clamped=data.get("clamped", 0),
             warmup_ops=data.get("warmup_ops", 0),
             warmup_errors=data.get("warmup_errors", 0),
+            late=data.get("late", 0),
+            dropped=data.get("dropped", 0),
+            lag_mean_us=data.get("lag_mean_us", 0.0),
+            lag_max_us=data.get("lag_max_us", 0),
+            retries=data.get("retries", 0),
         )
 
     def hist(self) -> LatencyHistogram:
@@ -192,6 +216,8 @@ class RunResult:
     messages: tuple[str, ...] = ()  # notes shown with the result (partial run, cancelled…)
     plugin_version: str = ""
     control: dict[str, Any] = field(default_factory=dict)  # control-plane lag, connection split
+    steps: tuple[dict[str, Any], ...] = ()  # find_max: one entry per step
+    find_max: dict[str, Any] = field(default_factory=dict)  # best concurrency, qps, stop reason
 
     @property
     def breaches(self) -> tuple[SLOCheck, ...]:
@@ -223,6 +249,8 @@ class RunResult:
             "messages": list(self.messages),
             "plugin_version": self.plugin_version,
             "control": self.control,
+            "steps": list(self.steps),
+            "find_max": self.find_max,
         }
         if with_snapshots:
             data["snapshots"] = [s.to_dict() for s in self.snapshots]
@@ -255,4 +283,6 @@ class RunResult:
             messages=tuple(data.get("messages", ())),
             plugin_version=data.get("plugin_version", ""),
             control=dict(data.get("control", {})),
+            steps=tuple(data.get("steps", ())),
+            find_max=dict(data.get("find_max", {})),
         )

@@ -23,11 +23,14 @@ import pytest
 from pytest_flakebench.options import Settings
 
 if TYPE_CHECKING:
+    from pytest_flakebench.compare.verdict import Comparison
     from pytest_flakebench.control.plane import ControlPlane
     from pytest_flakebench.distributed.coordinator import Coordinator
+    from pytest_flakebench.regression import RegressionGate
     from pytest_flakebench.results import RunResult
     from pytest_flakebench.stores.base import ResultStore
     from pytest_flakebench.template import Template
+    from pytest_flakebench.workload import PythonOp
 
 log = logging.getLogger("pytest_flakebench")
 
@@ -78,6 +81,7 @@ class BenchSession:
         self._plane: ControlPlane | None = None
         self._coordinator: Coordinator | None = None
         self._tmpdir: Path | None = None
+        self._gate: RegressionGate | None = None
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         self.is_worker = workerinput is not None
         if workerinput is not None:
@@ -159,14 +163,16 @@ class BenchSession:
 
     # -- running -----------------------------------------------------------------------------
 
-    def run(self, item: pytest.Item, template: Template) -> RunResult:
+    def run(self, item: pytest.Item, template: Template,
+            python_ops: dict[str, PythonOp] | None = None) -> RunResult:
         """Take part in the benchmark of ``item`` and return the merged result."""
         from pytest_flakebench.distributed.worker import WorkerContext, run_worker
         from pytest_flakebench.targets import resolve_target
 
         s = self.settings
         target = resolve_target(template.target, rootdir=s.rootdir,
-                                ini_lines=self.config.getini("flakebench_targets"))
+                                ini_lines=self.config.getini("flakebench_targets"),
+                                store_url=s.store_url)
         if not self.is_worker:
             self.store()  # an unusable store is an error before load, not a lost run after it
             self.dispatch([item.nodeid], [self.worker_id])
@@ -174,7 +180,8 @@ class BenchSession:
                             worker_id=self.worker_id, base_dir=s.rootdir,
                             duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
                             drain_timeout_s=s.drain_timeout_s)
-        return run_worker(ctx, test_id=item.nodeid, template=template, target=target)
+        return run_worker(ctx, test_id=item.nodeid, template=template, target=target,
+                          python_ops=python_ops)
 
     def keep(self, result: RunResult) -> None:
         """(Controller) remember and persist a merged result; spool it if the store fails."""
@@ -214,6 +221,15 @@ class BenchSession:
         width = max(reporter._tw.fullwidth, 140)  # CI logs are not 80 columns wide
         reporter.write_line(render(summary_table(self.results), width=width,
                                    color=reporter.hasmarkup))
+        from pytest_flakebench.report.text import steps_table
+
+        for run in self.results:
+            if run.steps:
+                reporter.write_line(render(steps_table(run), width=width,
+                                           color=reporter.hasmarkup))
+        self._comparison_summary(reporter, width)
+        if self.settings.html_path is not None:
+            reporter.write_line(f"HTML report written to {self.settings.html_path}")
         if self._store is not None:
             reporter.write_line(f"stored in {self._store.redacted_url} "
                                 f"(flakebench runs / flakebench show RUN_ID)")
@@ -221,6 +237,60 @@ class BenchSession:
             reporter.write_line(f"store unreachable: run spooled to {path}", yellow=True)
         if self.settings.json_path is not None:
             reporter.write_line(f"JSON written to {self.settings.json_path}")
+
+    def comparison(self, result: RunResult) -> Comparison | None:
+        """``result`` against its baseline, when the session or the test asked (cached)."""
+        if self._gate is None:
+            from pytest_flakebench.regression import GateSettings, RegressionGate
+
+            s = self.settings
+            self._gate = RegressionGate(GateSettings(compare=s.compare,
+                                                     compare_fail=s.compare_fail,
+                                                     store_url=s.store_url, rootdir=s.rootdir))
+        return self._gate.comparison_for(result)
+
+    def _comparison_summary(self, reporter: pytest.TerminalReporter, width: int) -> None:
+        from pytest_flakebench.report.compare_text import summary_table
+        from pytest_flakebench.report.text import render
+
+        found = [c for r in self.results if (c := self.comparison(r)) is not None]
+        if found:
+            reporter.write_line(render(summary_table(found), width=width,
+                                       color=reporter.hasmarkup))
+        for c in found:  # in full on one line each: logs are searched for these
+            if c.differences:
+                reporter.write_line(f"{c.test}: not comparable with run {c.baseline_id}: "
+                                    + "; ".join(d.describe() for d in c.differences),
+                                    yellow=True)
+
+    def write_html(self) -> None:
+        """Write ``--flakebench-html`` (controller only): the runs beside their baselines."""
+        if self.settings.html_path is None or self.is_worker or not self.results:
+            return
+        from pytest_flakebench.report.html import write_session_report
+
+        path = self.settings.html_path
+        if not path.is_absolute():
+            path = Path(self.config.invocation_params.dir) / path
+        comparisons = [c for r in self.results if (c := self.comparison(r)) is not None]
+        write_session_report(path, self.results, comparisons, self._baseline_runs(comparisons))
+
+    def _baseline_runs(self, comparisons: list[Comparison]) -> dict[str, RunResult]:
+        store = self._open_store_quietly()
+        found: dict[str, RunResult] = {}
+        if store is None:
+            return found
+        from pytest_flakebench.errors import FlakebenchError
+
+        for c in comparisons:
+            if c.baseline_id and c.baseline_id not in found:
+                try:
+                    run = store.get_run(c.baseline_id)
+                except FlakebenchError:
+                    continue
+                if run is not None:
+                    found[c.baseline_id] = run
+        return found
 
     def wait_for_runs(self) -> None:
         """(Controller) let the runs in flight end and be stored."""
@@ -260,6 +330,9 @@ class BenchSession:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._gate is not None:
+            self._gate.close()
+            self._gate = None
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None

@@ -6,15 +6,24 @@ from pytest_flakebench.results import KindStats, SLOCheck
 from pytest_flakebench.template import LimitSet, SLOSpec
 
 
-def _check_scope(scope: str, limits: LimitSet, stats: KindStats) -> list[SLOCheck]:
+def _check_scope(scope: str, limits: LimitSet, stats: KindStats,
+                 best: tuple[int, float] | None = None) -> list[SLOCheck]:
     checks: list[SLOCheck] = []
     for metric, limit in limits.limits().items():
         if metric == "kinds":
             continue
+        if metric == "min_concurrency":
+            # find_max: the best concurrency found (0 when the mode found none)
+            measured = float(best[0]) if best else 0.0
+            checks.append(SLOCheck(scope=scope, metric=metric, limit=float(limit),
+                                   measured=measured, ok=measured >= limit))
+            continue
         measured = stats.metric(metric)
+        if metric == "min_qps" and best is not None and scope == "overall":
+            measured = best[1]  # find_max: the best step's QPS, not the average over steps
         if metric == "min_qps":
             ok = measured >= limit
-        elif metric == "error_rate":
+        elif metric in ("error_rate", "max_late"):
             ok = measured <= limit
         else:
             # A latency limit over no successful operation proves nothing: it is a breach.
@@ -24,9 +33,14 @@ def _check_scope(scope: str, limits: LimitSet, stats: KindStats) -> list[SLOChec
     return checks
 
 
-def evaluate(slo: SLOSpec, overall: KindStats, kinds: dict[str, KindStats]) -> tuple[SLOCheck, ...]:
-    """Check the overall limits, then each kind's; one ``SLOCheck`` per limit, in order."""
-    checks = _check_scope("overall", slo, overall)
+def evaluate(slo: SLOSpec, overall: KindStats, kinds: dict[str, KindStats], *,
+             best: tuple[int, float] | None = None) -> tuple[SLOCheck, ...]:
+    """Check the overall limits, then each kind's; one ``SLOCheck`` per limit, in order.
+
+    ``best`` is find_max's ``(best concurrency, its QPS)``: ``min_concurrency`` and the overall
+    ``min_qps`` are judged on it.
+    """
+    checks = _check_scope("overall", slo, overall, best)
     for kind, limits in slo.kinds.items():
         stats = kinds.get(kind)
         if stats is not None:
@@ -38,11 +52,14 @@ def describe(check: SLOCheck) -> tuple[str, str, str]:
     """``(limit, measured, margin)`` as people read them: ``20ms``, ``31.2ms``, ``+56%``."""
     from pytest_flakebench.units import format_us
 
-    if check.metric == "error_rate":
+    if check.metric in ("error_rate", "max_late"):
         limit, measured = f"{check.limit:.2%}", f"{check.measured:.2%}"
         margin = f"{(check.measured - check.limit) * 100:+.2f} pts"
     elif check.metric == "min_qps":
         limit, measured = f">= {check.limit:g}/s", f"{check.measured:.1f}/s"
+        margin = _relative(check.measured, check.limit)
+    elif check.metric == "min_concurrency":
+        limit, measured = f">= {check.limit:g}", f"{check.measured:g}"
         margin = _relative(check.measured, check.limit)
     else:
         limit, measured = f"<= {format_us(check.limit)}", format_us(check.measured)

@@ -80,3 +80,20 @@ def to_numeric_style(sql: str) -> str:
 def substitute_table(sql: str, quoted_table: str) -> str:
     """Replace the ``{table}`` marker with the validated, quoted table name."""
     return sql.replace("{table}", quoted_table)
+
+
+_WRITE_WORDS = frozenset({"insert", "update", "delete", "merge", "upsert", "create", "drop",
+                          "alter", "truncate", "copy", "grant", "revoke", "call"})
+
+
+def writes(sql: str) -> bool:
+    """Whether ``sql`` contains a writing keyword outside literals and comments.
+
+    Conservative by design: a read query that merely names a column ``update`` must quote it.
+    """
+    import re
+
+    for is_code, text in _segments(sql):
+        if is_code and any(w.lower() in _WRITE_WORDS for w in re.findall(r"[A-Za-z_]+", text)):
+            return True
+    return False

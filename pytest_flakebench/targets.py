@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_flakebench.errors import ConfigError
@@ -24,12 +24,14 @@ class ResolvedTarget:
     url: str
     name: str | None = None
     password_env: str | None = None
+    # A password decrypted from a stored connection: never in repr/str.
+    stored_password: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def password(self) -> str | None:
-        """The password from ``password_env``, if one is configured and set."""
+        """The password from ``password_env`` (if configured and set) or a stored connection."""
         if self.password_env is None:
-            return None
+            return self.stored_password
         value = os.environ.get(self.password_env)
         if value is None:
             raise ConfigError(
@@ -70,8 +72,13 @@ def is_url(text: str) -> bool:
     return "://" in text
 
 
-def resolve_target(target: str, *, rootdir: Path, ini_lines: list[str]) -> ResolvedTarget:
-    """The URL behind ``target`` (a URL is returned as it is, after a scheme check)."""
+def resolve_target(target: str, *, rootdir: Path, ini_lines: list[str],
+                   store_url: str | None = None) -> ResolvedTarget:
+    """The URL behind ``target`` (a URL is returned as it is, after a scheme check).
+
+    A name that is no env/ini/pyproject target is looked up among the stored connections of
+    the results store ``store_url`` (relative SQLite paths against ``rootdir``), if any.
+    """
     if is_url(target):
         scheme_of(target)
         return ResolvedTarget(url=target)
@@ -97,12 +104,25 @@ def resolve_target(target: str, *, rootdir: Path, ini_lines: list[str]) -> Resol
         password_env = entry.get("password_env") if isinstance(entry, dict) else None
         return ResolvedTarget(url=url, name=target,
                               password_env=str(password_env) if password_env else None)
+    if store_url is not None:
+        from pytest_flakebench.catalog.lookup import stored_target
+        from pytest_flakebench.errors import StoreError
+
+        try:
+            stored = stored_target(target, store_url=store_url, base_dir=rootdir)
+        except StoreError as exc:
+            raise ConfigError(f"target {target!r} is not a URL or a configured target, and the "
+                              f"stored connections cannot be read: {exc}") from None
+        if stored is not None:
+            scheme_of(stored.url)
+            return ResolvedTarget(url=stored.url, name=target, stored_password=stored.password)
     known = sorted(set(ini) | set(table))
     raise ConfigError(
         f"target {target!r} is neither a URL nor a named target"
         + (f" (known: {', '.join(known)})" if known else "")
         + f": define [tool.flakebench.targets.{target}] url = \"postgresql://...\" in "
-        f"pyproject.toml, set FLAKEBENCH_TARGET_{target.upper()}, or give a URL"
+        f"pyproject.toml, set FLAKEBENCH_TARGET_{target.upper()}, store it with "
+        f"`flakebench connections add {target} --url URL`, or give a URL"
     )
 
 

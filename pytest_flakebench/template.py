@@ -7,50 +7,35 @@ before any load is sent.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
     Field,
-    PlainSerializer,
-    Tag,
     model_validator,
 )
 
 from pytest_flakebench.identifiers import TableName, check_identifier
-from pytest_flakebench.sqltext import count_placeholders
-from pytest_flakebench.units import parse_duration_s, parse_latency_us, parse_rate
+from pytest_flakebench.keys import KeySpec
+from pytest_flakebench.template_params import (
+    CustomQuery,
+)
+from pytest_flakebench.template_types import STRICT as _STRICT
+from pytest_flakebench.template_types import (
+    DurationS,
+    LatencyUs,
+    Rate,
+    TableText,
+    ThinkTime,
+    valid_key_column,
+)
 
 BUILTIN_KINDS: tuple[str, ...] = ("point_lookup", "range_scan", "insert", "update")
 """Operation kinds whose SQL is generated for the table and dialect."""
 
 WRITE_KINDS = frozenset({"insert", "update"})
-
-DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
-# In JSON a latency is written "250us": a bare number would read back as seconds.
-LatencyUs = Annotated[int, BeforeValidator(parse_latency_us),
-                      PlainSerializer(lambda us: f"{us}us", return_type=str, when_used="json")]
-Rate = Annotated[float, BeforeValidator(parse_rate)]
-
-
-def _valid_table(text: str) -> str:
-    TableName.parse(text)
-    return text
-
-
-def _valid_identifier(text: str | None) -> str | None:
-    return None if text is None else check_identifier(text, what="key_column")
-
-
-TableText = Annotated[str, AfterValidator(_valid_table)]
-
-_STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
 
 
 class LimitSet(BaseModel):
@@ -66,6 +51,8 @@ class LimitSet(BaseModel):
     max: LatencyUs | None = None
     min_qps: float | None = Field(default=None, ge=0)
     error_rate: Rate | None = None
+    max_late: Rate | None = None  # qps mode: (late + dropped) / scheduled operations
+    min_concurrency: int | None = Field(default=None, ge=1)  # find_max: best concurrency
 
     def limits(self) -> dict[str, float]:
         """The limits that are set, by metric name."""
@@ -73,7 +60,8 @@ class LimitSet(BaseModel):
 
 
 LATENCY_METRICS: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")
-SLO_METRICS: tuple[str, ...] = (*LATENCY_METRICS, "min_qps", "error_rate")
+SLO_METRICS: tuple[str, ...] = (*LATENCY_METRICS, "min_qps", "error_rate", "max_late",
+                                 "min_concurrency")
 
 
 class SLOSpec(LimitSet):
@@ -100,120 +88,57 @@ class SLOSpec(LimitSet):
         return {**overall, "kinds": kinds}
 
 
-class LiteralParam(BaseModel):
-    """A fixed value."""
+class FindMaxSpec(BaseModel):
+    """Step load: raise concurrency until a step breaks a criterion; report the best."""
 
     model_config = _STRICT
-    literal: str | int | float | bool | None
 
-
-class ChoiceParam(BaseModel):
-    """One of the listed values, uniformly."""
-
-    model_config = _STRICT
-    choice: list[str | int | float | bool] = Field(min_length=1)
-
-
-class IntRangeParam(BaseModel):
-    """An integer drawn uniformly from ``[lo, hi]``."""
-
-    model_config = _STRICT
-    int_range: tuple[int, int] = Field(strict=False)  # lists from TOML/JSON/YAML
+    start: int = Field(default=4, ge=1)
+    step: int = Field(default=4, ge=1)
+    step_duration: DurationS = 10.0
+    ceiling: int = Field(default=256, ge=1)
+    budget: DurationS = 300.0
+    max_latency_rise: Rate = 1.0  # p95 more than (1 + this) x step 1's p95 breaks a step
+    min_qps_growth: Rate = 0.05  # QPS must grow by this fraction over the best step so far
+    max_error_rate: Rate = 0.01
 
     @model_validator(mode="after")
-    def _ordered(self) -> IntRangeParam:
-        if self.int_range[0] > self.int_range[1]:
-            raise ValueError(
-                f"int_range {list(self.int_range)} must be [low, high] with low <= high"
-            )
+    def _order(self) -> FindMaxSpec:
+        if self.ceiling < self.start:
+            raise ValueError(f"find_max ceiling={self.ceiling} is below start={self.start}")
+        if self.step_duration <= 0 or self.budget < self.step_duration:
+            raise ValueError("find_max needs step_duration > 0 and budget >= step_duration")
         return self
 
 
-class FloatRangeParam(BaseModel):
-    """A float drawn uniformly from ``[lo, hi]``."""
+class RegressionSpec(BaseModel):
+    """Allowed change against the baseline: ``{"p95": "+10%", "qps": "-5%"}`` (a gate).
+
+    Latencies regress when they rise, ``qps`` when it falls; ``error_rate`` takes percentage
+    points. See ``compare.thresholds``.
+    """
 
     model_config = _STRICT
-    float_range: tuple[float, float] = Field(strict=False)
+
+    p50: str | None = None
+    p90: str | None = None
+    p95: str | None = None
+    p99: str | None = None
+    p999: str | None = None
+    max: str | None = None
+    qps: str | None = None
+    error_rate: str | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> FloatRangeParam:
-        if self.float_range[0] > self.float_range[1]:
-            raise ValueError(f"float_range {list(self.float_range)} must be [low, high]")
+    def _parse(self) -> RegressionSpec:
+        from pytest_flakebench.compare.thresholds import from_mapping
+
+        from_mapping(self.limits())  # raises ThresholdError (a ValueError) with the fix
         return self
 
-
-class DateRangeParam(BaseModel):
-    """A date drawn uniformly from ``[start, end]`` (ISO dates)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")  # lax: accepts "2024-01-31"
-    date_range: tuple[dt.date, dt.date]
-
-
-class KeyParam(BaseModel):
-    """An existing key of the table's key column, drawn like a point lookup's key."""
-
-    model_config = _STRICT
-    key: Literal[True]
-
-
-_STRATEGIES: dict[str, str] = {
-    "literal": "literal",
-    "choice": "choice",
-    "int_range": "int_range",
-    "float_range": "float_range",
-    "date_range": "date_range",
-    "key": "key",
-}
-
-
-def _strategy_of(value: Any) -> str | None:
-    # Pick the model by the one key the user wrote, so an error names that strategy only.
-    if isinstance(value, dict):
-        found = [k for k in value if k in _STRATEGIES]
-        return found[0] if len(found) == 1 else None
-    for name in _STRATEGIES:
-        if hasattr(value, name):
-            return name
-    return None
-
-
-ParamSpec = Annotated[
-    Annotated[LiteralParam, Tag("literal")]
-    | Annotated[ChoiceParam, Tag("choice")]
-    | Annotated[IntRangeParam, Tag("int_range")]
-    | Annotated[FloatRangeParam, Tag("float_range")]
-    | Annotated[DateRangeParam, Tag("date_range")]
-    | Annotated[KeyParam, Tag("key")],
-    Discriminator(
-        _strategy_of,
-        custom_error_type="param_strategy",
-        custom_error_message=(
-            "a parameter is a mapping with exactly one strategy key: literal, choice, "
-            "int_range, float_range, date_range or key (e.g. {'int_range': [1, 100]})"
-        ),
-    ),
-]
-
-
-class CustomQuery(BaseModel):
-    """A named query with ``?`` placeholders, a weight and one strategy per placeholder."""
-
-    model_config = _STRICT
-
-    sql: str = Field(min_length=1)
-    weight: float | None = Field(default=None, ge=0, le=100)
-    operation: Literal["read", "write"] = "read"
-    params: list[ParamSpec] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _placeholders_match(self) -> CustomQuery:
-        found = count_placeholders(self.sql)
-        if found != len(self.params):
-            raise ValueError(
-                f"the SQL has {found} '?' placeholder(s) but {len(self.params)} param "
-                f"strategy(ies) are given: give exactly one entry in params per '?'"
-            )
-        return self
+    def limits(self) -> dict[str, str]:
+        """The limits that are set, by metric."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class WorkersSpec(BaseModel):
@@ -244,22 +169,32 @@ class Template(BaseModel):
     model_config = _STRICT
 
     name: str | None = None
+    template_source: str | None = None  # set by the loader: file path or store:NAME@V
     target: str = Field(min_length=1)
     table: TableText
-    key_column: Annotated[str | None, AfterValidator(_valid_identifier)] = None
+    key_column: Annotated[str | None, AfterValidator(valid_key_column)] = None
     table_type: Literal["standard", "hybrid", "interactive", "dynamic"] = "standard"
     mix: dict[str, float] = Field(default_factory=dict)
     queries: dict[str, CustomQuery] = Field(default_factory=dict)
     sql: dict[str, str] = Field(default_factory=dict)
-    mode: Literal["concurrency"] = "concurrency"
+    python: dict[str, Literal["read", "write"]] = Field(default_factory=dict)
+    mode: Literal["concurrency", "qps", "find_max"] = "concurrency"
     concurrency: int = Field(default=4, ge=1, le=4096)
-    think_time: DurationS = 0.0
+    qps: float | None = Field(default=None, gt=0)
+    arrivals: Literal["constant", "poisson"] = "constant"
+    late_after: DurationS = 0.01
+    drop_after: DurationS = 1.0
+    find_max: FindMaxSpec | None = None
+    think_time: ThinkTime = (0.0, 0.0)
+    max_tries: int = Field(default=1, ge=1, le=100)
     duration: DurationS = 10.0
     warmup: DurationS = 2.0
     seed: int = 1
     range_size: int = Field(default=100, ge=1)
     slo: SLOSpec = Field(default_factory=SLOSpec)
+    regression: RegressionSpec = Field(default_factory=RegressionSpec)
     workers: WorkersSpec = Field(default_factory=WorkersSpec)
+    keys: KeySpec = Field(default_factory=KeySpec)
 
     def table_name(self) -> TableName:
         """The parsed table name."""
@@ -277,12 +212,24 @@ class Template(BaseModel):
         """Whether a kind reads or writes."""
         if kind in self.queries:
             return self.queries[kind].operation
+        if kind in self.python:
+            return self.python[kind]
         return "write" if kind in WRITE_KINDS else "read"
 
     @model_validator(mode="after")
     def _check(self) -> Template:
         if self.duration <= 0:
             raise ValueError("duration must be longer than 0s: give e.g. duration='10s'")
+        if self.mode == "qps" and self.qps is None:
+            raise ValueError("mode='qps' needs a target rate: give e.g. qps=2000 "
+                             "(operations per second over every worker)")
+        if self.mode != "qps" and self.qps is not None:
+            raise ValueError(f"qps={self.qps:g} is a target rate for mode='qps' (mode is "
+                             f"{self.mode!r}): add mode='qps' or drop qps")
+        if self.mode == "find_max" and self.find_max is None:
+            object.__setattr__(self, "find_max", FindMaxSpec())
+        if self.mode != "find_max" and self.find_max is not None:
+            raise ValueError("find_max={...} needs mode='find_max'")
         for name, query in self.queries.items():
             check_identifier(name, what="custom query name")
             if name in BUILTIN_KINDS:
@@ -291,12 +238,18 @@ class Template(BaseModel):
                 raise ValueError(
                     f"custom query {name!r} has a weight both in mix and in queries: keep one"
                 )
-        known = set(BUILTIN_KINDS) | set(self.queries)
+        for name in self.python:
+            check_identifier(name, what="python operation name")
+            if name in BUILTIN_KINDS or name in self.queries:
+                raise ValueError(f"python operation {name!r} shadows a built-in kind or a custom "
+                                 f"query: rename it")
+        known = set(BUILTIN_KINDS) | set(self.queries) | set(self.python)
         unknown = sorted(set(self.mix) - known)
         if unknown:
             raise ValueError(
                 f"unknown kind(s) in mix: {', '.join(map(repr, unknown))}; built-in kinds are "
-                f"{', '.join(BUILTIN_KINDS)}, or define a custom query under queries={{...}}"
+                f"{', '.join(BUILTIN_KINDS)}; define a custom query under queries={{...}} or "
+                f"declare a Python operation under python={{'name': 'read'}}"
             )
         negative = {k: v for k, v in self.mix.items() if v < 0}
         if negative:

@@ -77,33 +77,80 @@ def _describe(error: Any) -> str:
     return f"{loc}={value!r}: {message}" if kind != "value_error" or len(error["loc"]) else message
 
 
-def build_template(marker_kwargs: dict[str, Any], *, where: str, search: list[Path]) -> Template:
-    """Validate marker keywords (plus a ``template=`` file) into a ``Template``.
+def _source_of(path: Path, search: list[Path]) -> str:
+    """The file as recorded in a run: relative to the rootdir (the last search folder) when
+    inside it, so every host of a distributed run records the same text."""
+    for base in reversed(search):
+        try:
+            return path.relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+    return str(path)
 
-    ``where`` names the test in every message; ``search`` lists folders for relative files.
+
+def build_template(marker_kwargs: dict[str, Any], *, where: str, search: list[Path],
+                   store_url: str | None = None, store_base: Path | None = None) -> Template:
+    """Validate marker keywords (plus a ``template=`` file or stored template) into a ``Template``.
+
+    ``where`` names the test in every message; ``search`` lists folders for relative files;
+    ``store_url`` (relative SQLite paths against ``store_base``) serves ``store:NAME[@VERSION]``.
+    ``template_source`` records the file (relative to the rootdir) or ``store:NAME@VERSION``.
     """
     fields = dict(marker_kwargs)
     ref = fields.pop(TEMPLATE_KEY, None)
     data: dict[str, Any] = {}
     if ref is not None:
         if not isinstance(ref, str):
-            raise TemplateError(f"{where}: template={ref!r}: expected a file path string")
-        if ref.startswith("store:"):
-            raise TemplateError(
-                f"{where}: template={ref!r}: stored templates are not available in this version; "
-                f"use a TOML/YAML/JSON file path"
-            )
+            raise TemplateError(f"{where}: template={ref!r}: expected a file path string "
+                                "or store:NAME[@VERSION]")
         try:
-            data = load_template_file(_find_file(ref, search))
+            if ref.startswith("store:"):
+                from pytest_flakebench.catalog.lookup import stored_template
+                from pytest_flakebench.errors import FlakebenchError
+
+                try:
+                    data, source = stored_template(ref, store_url=store_url,
+                                                   base_dir=store_base)
+                except FlakebenchError as exc:
+                    if isinstance(exc, TemplateError):
+                        raise
+                    raise TemplateError(f"template={ref!r}: {exc}") from None
+            else:
+                path = _find_file(ref, search)
+                data, source = load_template_file(path), _source_of(path, search)
         except TemplateError as exc:
             raise TemplateError(f"{where}: {exc}") from None
+        if "template_source" in data or "template_source" in fields:
+            raise TemplateError(f"{where}: template_source is set by flakebench (the template "
+                                "file or store:NAME@VERSION used): remove it")
+        data["template_source"] = source
+    elif "template_source" in fields:
+        raise TemplateError(f"{where}: template_source is set by flakebench: remove it")
     data.update(fields)
     try:
         return Template.model_validate(data)
     except ValidationError as exc:
         lines = [_describe(e) for e in exc.errors()]
-        source = f" (template file {ref})" if ref else ""
+        source = (f" (stored template {ref})" if isinstance(ref, str) and ref.startswith("store:")
+                  else f" (template file {ref})" if ref else "")
         raise TemplateError(
             f"{where}: invalid flakebench template{source}:\n"
             + "\n".join(f"  - {x}" for x in lines)
         ) from None
+
+
+def check_template_fields(data: dict[str, Any], *, where: str) -> None:
+    """Validate a template's fields on their own (``flakebench templates push``).
+
+    Required fields may be missing (the marker can supply ``target=`` and ``table=``); every
+    other problem is refused with the same messages a test would get.
+    """
+    if "template_source" in data:
+        raise TemplateError(f"{where}: template_source is set by flakebench: remove it")
+    try:
+        Template.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors() if e["type"] != "missing"]
+        if lines:
+            raise TemplateError(f"{where}: invalid flakebench template:\n"
+                                + "\n".join(f"  - {x}" for x in lines)) from None

@@ -18,6 +18,7 @@ from pytest_flakebench.fingerprint import make_fingerprint
 from pytest_flakebench.results import RunResult, Snapshot, Status, Verdict, WorkerSummary
 from pytest_flakebench.slo import evaluate
 from pytest_flakebench.template import Template
+from pytest_flakebench.urls import redact_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class RunMeta:
     table: str
     server_version: str
     row_count: int
+    server_settings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -48,6 +50,8 @@ class Measured:
     messages: list[str] = field(default_factory=list)
     partial_fails: bool = True  # a PARTIAL run fails its test (else it only warns)
     control: dict[str, Any] = field(default_factory=dict)
+    steps: tuple[dict[str, Any], ...] = ()  # find_max
+    find_max: dict[str, Any] = field(default_factory=dict)
 
 
 def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_id: str,
@@ -56,7 +60,15 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
     operations = {k: template.kind_operation(k) for k in measured.kinds}
     overall, kinds = stats_from_aggregate(measured.kinds, operations, measured.cells,
                                           measured.measurement_s)
-    checks = evaluate(template.slo, overall, kinds)
+    best = None
+    if measured.find_max:
+        best_c = measured.find_max.get("best_concurrency")
+        best = (int(best_c or 0), float(measured.find_max.get("best_qps") or 0.0))
+    checks = evaluate(template.slo, overall, kinds, best=best)
+    if template.mode == "find_max":
+        # Latency and error limits judged every step (find_max.py); the run's verdict is on
+        # what the search found.
+        checks = tuple(c for c in checks if c.metric in ("min_concurrency", "min_qps"))
     messages = list(measured.messages)
     verdict: Verdict = "PASSED"
     if measured.status == "CANCELLED":
@@ -71,12 +83,14 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
     if any(not c.ok for c in checks):
         verdict = "FAILED"
     template_dict = template.model_dump(mode="json")
+    template_dict["target"] = redact_url(template_dict["target"])  # never a password in JSON
     return RunResult(
         run_id=run_id, test=test, status=measured.status, verdict=verdict,
         template=template_dict,
         fingerprint=make_fingerprint(
             template=template_dict, target_kind=meta.target_kind,
             server_version=meta.server_version, row_count=meta.row_count,
+            server_settings=meta.server_settings,
             connections=measured.connections,
             workers=sum(1 for w in measured.workers if w.connections > 0),
             plugin_version=__version__),
@@ -85,7 +99,8 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         ended_at=measured.ended_at, measurement_s=measured.measurement_s,
         warmup_s=measured.warmup_s, overall=overall, kinds=kinds, slo=checks,
         workers=measured.workers, snapshots=measured.snapshots, messages=tuple(messages),
-        plugin_version=__version__, control=measured.control,
+        plugin_version=__version__, control=measured.control, steps=measured.steps,
+        find_max=measured.find_max,
     )
 
 

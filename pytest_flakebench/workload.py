@@ -14,17 +14,19 @@ Built-in kinds and the parameters their SQL takes (also for ``sql=`` overrides, 
 from __future__ import annotations
 
 import datetime as dt
-import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
+from pytest_flakebench.context import OpParams, ThreadContext
 from pytest_flakebench.errors import TargetError
+from pytest_flakebench.keys import KeySpec, key_drawer
 from pytest_flakebench.profile import Column, TableProfile
 from pytest_flakebench.sqltext import count_placeholders, substitute_table, to_format_style
-from pytest_flakebench.template import (
+from pytest_flakebench.template import Template
+from pytest_flakebench.template_params import (
     ChoiceParam,
     CustomQuery,
     DateRangeParam,
@@ -32,8 +34,10 @@ from pytest_flakebench.template import (
     IntRangeParam,
     KeyParam,
     LiteralParam,
+    OffsetParam,
     ParamSpec,
-    Template,
+    SampleParam,
+    WeightedParam,
 )
 
 OVERRIDE_PARAMS: dict[str, int] = {"point_lookup": 1, "range_scan": 2, "insert": 1, "update": 1}
@@ -47,35 +51,23 @@ OVERRIDE_MEANING: dict[str, str] = {
 }
 
 
-class ThreadContext:
-    """Per-thread state of the parameter makers: the seeded RNG and the insert-key stripe."""
-
-    __slots__ = ("_insert_n", "global_index", "rng", "stride")
-
-    def __init__(self, *, seed: int, global_index: int, stride: int) -> None:
-        self.rng = random.Random(f"{seed}:{global_index}")
-        self.global_index = global_index
-        self.stride = stride
-        self._insert_n = 0
-
-    def next_insert_ordinal(self) -> int:
-        """0, 1, 2… for this thread; combined with the stripe into a collision-free key."""
-        n = self._insert_n
-        self._insert_n = n + 1
-        return n
-
-
 ParamMaker = Callable[[ThreadContext], tuple[object, ...]]
+
+
+
+
+PythonOp = Callable[[Any, OpParams], object]
 
 
 @dataclass(frozen=True, slots=True)
 class KindPlan:
-    """How to run one kind: SQL in the driver's style, its parameters, read or write."""
+    """How to run one kind: SQL in the driver's style (or a Python callable), its parameters."""
 
     kind: str
     operation: Literal["read", "write"]
     sql: str
     make_params: ParamMaker
+    call: PythonOp | None = None  # Python operations: called with (raw connection, OpParams)
 
 
 def render_sql(sql: str, paramstyle: str) -> str:
@@ -129,10 +121,14 @@ def _value_maker(col: Column, dialect: str) -> Callable[[ThreadContext], object]
 class _Keys:
     """Existing and new keys of the profiled key column."""
 
-    def __init__(self, profile: TableProfile, dialect: str) -> None:
+    def __init__(self, profile: TableProfile, dialect: str, spec: KeySpec,
+                 pool: list[object] | None = None) -> None:
         self.profile = profile
         self.dialect = dialect
         self.col = profile.key_column
+        self.spec = spec
+        self.pool = pool  # sampled keys of a non-integer key column
+        self._drawer: Callable[[ThreadContext], Any] | None = None
 
     def require_existing(self, kind: str) -> tuple[int, int]:
         p = self.profile
@@ -148,11 +144,22 @@ class _Keys:
             )
         return p.key_min, p.key_max
 
-    def existing(self, kind: str) -> Callable[[ThreadContext], int]:
+    def existing(self, kind: str) -> Callable[[ThreadContext], Any]:
+        if self.pool is not None and self.col.type_class != "int":
+            if not self.pool:
+                raise TargetError(f"{kind} needs existing keys but {self.profile.info.table} "
+                                  f"has no rows: load data first")
+            if self._drawer is None:
+                pool = self.pool
+                # The distribution runs over the sampled keys' positions.
+                index = key_drawer(self.spec, 0, len(pool) - 1, new_key_base=len(pool))
+                self._drawer = lambda ctx: pool[index(ctx)]
+            return self._drawer
         lo, hi = self.require_existing(kind)
-        span = hi - lo + 1
-        # random() and a multiply cost a fifth of randint(); the bias (< span / 2**53) is nil.
-        return lambda ctx: lo + int(ctx.rng.random() * span)
+        if self._drawer is None:
+            # One drawer per plan: a zipfian table is built once and shared by every kind.
+            self._drawer = key_drawer(self.spec, lo, hi, new_key_base=hi + 1)
+        return self._drawer
 
     def new_key(self) -> Callable[[ThreadContext], object]:
         if self.col.type_class == "int":
@@ -181,6 +188,7 @@ def _builtin_sql(kind: str, template: Template, profile: TableProfile,
         draw = keys.existing(kind)
         return f"{tag}SELECT * FROM {table} WHERE {key} = ?", lambda ctx: (draw(ctx),)
     if kind == "range_scan":
+        keys.require_existing(kind)  # a key range needs an integer key column
         draw = keys.existing(kind)
         width = template.range_size - 1
         return (f"{tag}SELECT * FROM {table} WHERE {key} BETWEEN ? AND ? ORDER BY {key}",
@@ -236,7 +244,8 @@ def _override(kind: str, sql: str, keys: _Keys, range_size: int) -> ParamMaker:
     return lambda ctx: (draw(ctx),)
 
 
-def _param_maker(spec: ParamSpec, keys: _Keys, query: str) -> Callable[[ThreadContext], object]:
+def _param_maker(spec: ParamSpec, keys: _Keys, query: str,
+                 samples: dict[str, list[object]]) -> Callable[[ThreadContext], object]:
     if isinstance(spec, LiteralParam):
         value = spec.literal
         return lambda ctx: value
@@ -257,24 +266,102 @@ def _param_maker(spec: ParamSpec, keys: _Keys, query: str) -> Callable[[ThreadCo
         return lambda ctx: start + dt.timedelta(days=ctx.rng.randint(0, span))
     if isinstance(spec, KeyParam):
         return keys.existing(query)
+    if isinstance(spec, WeightedParam):
+        values, weights = list(spec.weighted), list(spec.weighted.values())
+        return lambda ctx: ctx.rng.choices(values, weights)[0]
+    if isinstance(spec, SampleParam):
+        pool = samples.get(spec.sample.lower(), [])
+        if not pool:
+            raise TargetError(f"{query}: column {spec.sample!r} has no values to sample from")
+        return lambda ctx: ctx.rng.choice(pool)
     raise TypeError(f"unknown parameter strategy {spec!r}")  # pragma: no cover - exhaustive
 
 
-def _custom(name: str, query: CustomQuery, keys: _Keys) -> ParamMaker:
-    makers = [_param_maker(p, keys, name) for p in query.params]
-    return lambda ctx: tuple(m(ctx) for m in makers)
+def _offset_maker(spec: OffsetParam) -> Callable[[object, ThreadContext], object]:
+    low, high = spec.offset
+
+    def shift(base: object, ctx: ThreadContext) -> object:
+        if isinstance(base, dt.date | dt.datetime):
+            return base + dt.timedelta(days=ctx.rng.randint(int(low), int(high)))
+        if isinstance(base, str):  # an ISO date as SQLite receives it
+            day = dt.date.fromisoformat(base[:10])
+            return (day + dt.timedelta(days=ctx.rng.randint(int(low), int(high)))).isoformat()
+        if isinstance(base, int) and float(low).is_integer() and float(high).is_integer():
+            return base + ctx.rng.randint(int(low), int(high))
+        if isinstance(base, int | float):
+            return base + ctx.rng.uniform(low, high)
+        raise TypeError(f"offset needs a number or a date, got {base!r}")
+
+    return shift
+
+
+def _custom(name: str, query: CustomQuery, keys: _Keys,
+            samples: dict[str, list[object]]) -> ParamMaker:
+    steps: list[tuple[int, Callable[..., object]]] = []
+    for spec in query.params:
+        if isinstance(spec, OffsetParam):
+            steps.append((spec.from_, _offset_maker(spec)))
+        else:
+            steps.append((-1, _param_maker(spec, keys, name, samples)))
+
+    def make(ctx: ThreadContext) -> tuple[object, ...]:
+        values: list[object] = []
+        for source, maker in steps:
+            values.append(maker(ctx) if source < 0 else maker(values[source], ctx))
+        return tuple(values)
+
+    return make
+
+
+def sample_columns(template: Template) -> dict[str, int]:
+    """Columns custom queries sample from, with the largest sample size asked for each."""
+    wanted: dict[str, int] = {}
+    for query in template.queries.values():
+        for spec in query.params:
+            if isinstance(spec, SampleParam):
+                key = spec.sample.lower()
+                wanted[key] = max(wanted.get(key, 0), spec.size)
+    return wanted
+
+
+def _python_plan(kind: str, template: Template, keys: _Keys, fn: PythonOp) -> KindPlan:
+    try:
+        existing: Callable[[ThreadContext], int] | None = keys.existing(kind)
+    except TargetError:
+        existing = None
+    try:
+        new: Callable[[ThreadContext], object] | None = keys.new_key()
+    except TargetError:
+        new = None
+
+    def source(ctx: ThreadContext) -> tuple[object, ...]:
+        if ctx.params is None:
+            ctx.params = OpParams(ctx, existing, new)
+        return (ctx.params,)
+
+    return KindPlan(kind, template.kind_operation(kind), "", source, fn)
 
 
 def build_plans(template: Template, profile: TableProfile, *, dialect: str,
-                paramstyle: str) -> dict[str, KindPlan]:
+                paramstyle: str, samples: dict[str, list[object]] | None = None,
+                python_ops: dict[str, PythonOp] | None = None,
+                key_pool: list[object] | None = None) -> dict[str, KindPlan]:
     """One plan per kind with a positive weight; raises ``TargetError`` before any load."""
-    keys = _Keys(profile, dialect)
+    keys = _Keys(profile, dialect, template.keys, key_pool)
     table = profile.info.table.quoted()
     plans: dict[str, KindPlan] = {}
     for kind in template.weights():
+        if kind in template.python:
+            fn = (python_ops or {}).get(kind)
+            if fn is None:
+                raise TargetError(f"python operation {kind!r} is declared but no function was "
+                                  f"registered for it: use @flakebench.operation({kind!r})")
+            plans[kind] = _python_plan(kind, template, keys, fn)
+            continue
         if kind in template.queries:
             query = template.queries[kind]
-            sql, maker = substitute_table(query.sql, table), _custom(kind, query, keys)
+            sql = substitute_table(query.sql, table)
+            maker = _custom(kind, query, keys, samples or {})
         elif kind in template.sql:
             sql = substitute_table(template.sql[kind], table)
             maker = _override(kind, sql, keys, template.range_size)

@@ -78,3 +78,102 @@ def pg_count(dsn: str, table: str) -> int:
         row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
         assert row is not None
         return int(row[0])
+
+
+# -- Snowflake: the real connector talking HTTP to a local fakesnow server ---------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def fakesnow_server() -> Iterator[dict[str, object]]:
+    """A ``fakesnow -s`` server in its own process for the session; yields connect kwargs.
+
+    Skips (with the reason) when fakesnow or the connector is not installed. One in-memory
+    DuckDB is shared by every session of the server, so tests use their own databases.
+    """
+    import importlib.util
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    for module, package in (("fakesnow", "fakesnow[server]==0.12.1"),
+                            ("snowflake.connector", "snowflake-connector-python>=3,<5")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            pytest.skip(f"{module} is not installed: pip install \"{package}\" "
+                        f"(or pip install -e \".[dev]\")")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from fakesnow.cli import main; sys.exit(main())",
+         "-s", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.skip("the fakesnow server did not start")
+            time.sleep(0.1)
+    try:
+        yield {"user": "fake", "password": "snow", "account": "fakesnow", "host": "127.0.0.1",
+               "port": port, "protocol": "http"}
+    finally:
+        proc.send_signal(signal.SIGINT)  # how fakesnow (uvicorn) is told to stop
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def fakesnow_url(server: dict[str, object], database: str, schema: str = "PUBLIC",
+                 *, password: bool = True) -> str:
+    """A ``snowflake://`` URL for ``database.schema`` on the fakesnow server."""
+    auth = f"{server['user']}:{server['password']}" if password else str(server["user"])
+    return (f"snowflake://{auth}@{server['account']}/{database}/{schema}"
+            f"?host={server['host']}&port={server['port']}&protocol=http")
+
+
+def fakesnow_sql(server: dict[str, object], database: str | None, *statements: str,
+                 params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run statements on the fakesnow server (qmark binds); returns the last one's rows."""
+    import snowflake.connector
+
+    kwargs = dict(server)
+    conn = snowflake.connector.connect(**kwargs, paramstyle="qmark",  # type: ignore[arg-type]
+                                       session_parameters={
+                                           "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})
+    try:
+        cur = conn.cursor()
+        rows: list[tuple[object, ...]] = []
+        if database:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+            cur.execute(f"USE DATABASE {database}")
+        for sql in statements:
+            cur.execute(sql, params if "?" in sql else ())
+            rows = list(cur.fetchall()) if cur.description else []
+        return rows
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fakesnow_db(fakesnow_server: dict[str, object]) -> str:
+    """A fresh database ``FB_<hex>`` with schema ``PUBLIC`` on the fakesnow server."""
+    name = f"FB_{uuid.uuid4().hex[:8].upper()}"
+    fakesnow_sql(fakesnow_server, name, "CREATE SCHEMA IF NOT EXISTS PUBLIC")
+    return name

@@ -10,7 +10,13 @@ import argparse
 import sys
 
 from pytest_flakebench import __version__
-from pytest_flakebench.cli import runs_cmds, store_cmds
+from pytest_flakebench.cli import (
+    compare_cmds,
+    connections_cmds,
+    runs_cmds,
+    store_cmds,
+    templates_cmds,
+)
 from pytest_flakebench.errors import FlakebenchError
 
 EXIT_ERROR = 2
@@ -26,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     store_cmds.add_parser(sub)
     runs_cmds.add_parsers(sub)
+    compare_cmds.add_parsers(sub)
+    connections_cmds.add_parsers(sub)
+    templates_cmds.add_parsers(sub)
     return parser
 
 

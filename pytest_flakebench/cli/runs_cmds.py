@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC
 
 from rich.table import Table
 from rich.text import Text
@@ -28,6 +29,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     runs.add_argument("--test", metavar="SUBSTR", help="only tests whose id or name contains this")
     runs.add_argument("--limit", metavar="N", type=_positive, default=50,
                       help="at most N runs (default 50)")
+    runs.add_argument("--target", metavar="SUBSTR", help="only targets whose URL contains this")
+    runs.add_argument("--status", metavar="STATUS",
+                      help="only runs with this status or verdict (COMPLETED, PARTIAL, FAILED…)")
+    runs.add_argument("--since", metavar="WHEN", type=_since,
+                      help="only runs started since WHEN: 2026-11-27, 2026-11-27T10:00 (UTC), "
+                           "or an age such as 2h, 3d")
     runs.set_defaults(handler=run_runs)
 
     show = sub.add_parser("show", help="show one stored run")
@@ -47,6 +54,25 @@ def _positive(text: str) -> int:
     return value
 
 
+def _since(text: str) -> float:
+    """``2h``/``3d``/``45m`` ago, or an ISO date/time (UTC unless it says otherwise)."""
+    import time
+    from datetime import datetime
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    raw = text.strip()
+    if raw[:-1].replace(".", "", 1).isdigit() and raw[-1:] in units:
+        return time.time() - float(raw[:-1]) * units[raw[-1]]
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an age (2h, 3d) or a date/time (2026-11-27T10:00), got {text!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
 def _missing_sqlite(url: str) -> bool:
     """True when the default embedded store was never created: reading must not create it."""
     return scheme_of(url) == "sqlite" and not sqlite_path(url).exists()
@@ -62,7 +88,8 @@ def run_runs(args: argparse.Namespace) -> int:
         return 0
     with opened(url) as store:
         store.check()
-        found = store.list_runs(limit=args.limit, test=args.test)
+        found = store.list_runs(limit=args.limit, test=args.test, target=args.target,
+                                status=args.status, since=args.since)
     if not found:
         out.print(f"no runs in {shown_url(url)}"
                   + (f" matching {args.test!r}" if args.test else ""), markup=False, soft_wrap=True)

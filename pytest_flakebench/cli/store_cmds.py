@@ -18,7 +18,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Apply the DDL in sql/ to the store: schema flakebench on PostgreSQL, the "
                     "file (and its directory) for SQLite. Safe to run again.",
     )
-    init.add_argument("url", metavar="URL", help="postgresql://user@host:port/db or sqlite:///path.db")
+    init.add_argument("url", metavar="URL", help="postgresql://user@host:port/db, "
+                      "snowflake://user@account/DATABASE/SCHEMA?warehouse=WH or sqlite:///path.db")
+    init.add_argument("--no-hybrid", action="store_true",
+                      help="Snowflake: create the control tables as standard tables (accounts "
+                           "or emulators without hybrid tables)")
     init.set_defaults(handler=run_init)
 
 
@@ -27,10 +31,17 @@ def run_init(args: argparse.Namespace) -> int:
     url: str = args.url
     scheme = scheme_of(url)
     with opened(url) as store:
-        store.init_schema()
+        if scheme == "snowflake":
+            from pytest_flakebench.stores.snowflake import SnowflakeStore
+
+            assert isinstance(store, SnowflakeStore)
+            store.init_schema(hybrid=not args.no_hybrid)
+        else:
+            store.init_schema()
         store.check()
     where = (f"file {sqlite_path(url)}" if scheme == "sqlite"
-             else "schema flakebench" if scheme == "postgresql" else "")
+             else "schema flakebench" if scheme == "postgresql"
+             else "standard control tables" if args.no_hybrid else "hybrid control tables")
     console().print(f"initialised results store {shown_url(url)} ({where}): tables "
                     "TEST_RESULTS, TEST_KIND_STATISTICS, WORKER_METRICS_SNAPSHOTS, STORE_META",
                     markup=False, soft_wrap=True)

@@ -1,8 +1,10 @@
 """Control-plane tables (``RUN_STATUS``, ``RUN_CONTROL_EVENTS``, ``WORKER_HEARTBEATS`` …).
 
-One class serves SQLite (several local processes: WAL, busy timeout, one connection per thread)
-and PostgreSQL (workers on several machines; one autocommit connection per thread). Each call is
-one short statement or transaction: the controller and every worker poll these tables, so nothing
+One class serves SQLite (several local processes: WAL, busy timeout, one connection per
+thread), PostgreSQL (workers on several machines; one autocommit connection per thread) and
+Snowflake (``stores.snowflake.ControlConnection`` adapts its connector to the same ``execute``
+calls). Each call is one short statement or transaction: the controller and every worker poll
+these tables, so nothing
 here holds a lock for longer than a write.
 """
 
@@ -14,6 +16,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -297,6 +300,41 @@ class ControlPlane:
                 for r in rows]
 
 
+class PoolCache:
+    """Value pools kept in the store beside the control tables (``TEMPLATE_VALUE_POOLS``)."""
+
+    STALE_CHANGE = 0.10  # a table that grew or shrank by more than this is sampled again
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def get(self, identity: str, kind: str, column: str, row_count: int,
+            size: int) -> list[Any] | None:
+        """A fresh cached pool of at least ``size`` values, or None."""
+        rows = self.plane._rows(
+            "SELECT ROW_COUNT, SAMPLE_SIZE, VALUES_JSON FROM {p}TEMPLATE_VALUE_POOLS WHERE "
+            "TABLE_IDENTITY = ? AND POOL_KIND = ? AND COLUMN_NAME = ? "
+            "ORDER BY CREATED_AT DESC LIMIT 1", (identity, kind, column.lower()))
+        if not rows:
+            return None
+        cached_rows, cached_size, values = int(rows[0][0]), int(rows[0][1]), rows[0][2]
+        if cached_size < size or abs(row_count - cached_rows) > self.STALE_CHANGE * max(
+                cached_rows, 1):
+            return None
+        found: list[Any] = json.loads(values)
+        return found
+
+    def put(self, identity: str, kind: str, column: str, row_count: int, size: int,
+            values: list[Any]) -> None:
+        """Cache a freshly sampled pool (values must be JSON-serialisable)."""
+        self.plane._exec(
+            "INSERT INTO {p}TEMPLATE_VALUE_POOLS (POOL_ID, TABLE_IDENTITY, POOL_KIND, "
+            "COLUMN_NAME, ROW_COUNT, SAMPLE_SIZE, CREATED_AT, VALUES_JSON) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (uuid.uuid4().hex, identity, kind, column.lower(), row_count, size, time.time(),
+             json.dumps(values, default=str)))
+
+
 def _run_row(r: tuple[Any, ...]) -> RunRow:
     return RunRow(run_id=str(r[0]), session_id=str(r[1]), test_id=str(r[2]), status=str(r[3]),
                   phase=r[4], leader=r[5], participants=tuple(json.loads(r[6])),
@@ -332,4 +370,8 @@ def open_control_plane(url: str, *, base_dir: Path | None = None) -> ControlPlan
                                    application_name="pytest-flakebench-control")
 
         return ControlPlane(connect_pg, dialect="postgresql", shown=redact_url(url))
+    if scheme == "snowflake":
+        from pytest_flakebench.stores.snowflake import control_connector
+
+        return ControlPlane(control_connector(url), dialect="snowflake", shown=redact_url(url))
     raise StoreError(f"control plane {redact_url(url)}: {scheme} is not supported yet")

@@ -18,16 +18,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pytest_flakebench.control.plane import ControlPlane, Heartbeat
+from pytest_flakebench.distributed.find_max import FindMax, step_stats
 from pytest_flakebench.distributed.live import LiveView
 from pytest_flakebench.distributed.merge import merge_cells, snapshots_of
+from pytest_flakebench.distributed.run_book import ControllerSettings, RunBook
 from pytest_flakebench.distributed.split import split_connections
 from pytest_flakebench.errors import FlakebenchError
 from pytest_flakebench.results import RunResult, Status
-from pytest_flakebench.template import Template
+from pytest_flakebench.template import Template, WorkersSpec
 from pytest_flakebench.urls import scheme_of
 from pytest_flakebench.verdict import Measured, RunMeta, build_result, lag_summary, worker_summary
 
@@ -35,62 +36,7 @@ log = logging.getLogger("pytest_flakebench.controller")
 
 TICK_S = 0.02  # phase changes are decided to within this
 BEAT_POLL_S = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerSettings:
-    """Timeouts and policies of the controller."""
-
-    duration_scale: float = 1.0
-    join_timeout_s: float = 120.0
-    stale_after_s: float = 2.0
-    dead_after_s: float = 5.0
-    drain_timeout_s: float = 10.0
-    partial_fails: bool = True
-
-
-class _Run:
-    """Book-keeping of the run being driven."""
-
-    def __init__(self, plane: ControlPlane, run_id: str) -> None:
-        self.plane = plane
-        self.run_id = run_id
-        self.seq = 0
-        self.last_change: dict[str, tuple[float, float]] = {}  # worker: (hb value, seen at)
-        self.dead: dict[str, str] = {}
-
-    def emit(self, event_type: str, data: dict[str, Any], target: str | None = None) -> None:
-        self.seq += 1
-        self.plane.append_event(self.run_id, self.seq, event_type, data, target_worker=target)
-
-    def liveness(self, hbs: dict[str, Heartbeat], down: set[str], settings: ControllerSettings,
-                 workers: list[str]) -> tuple[int, int]:
-        """Mark dead workers; return ``(alive, stale)`` counts among ``workers``."""
-        now = time.monotonic()
-        alive = stale = 0
-        for w in workers:
-            if w in self.dead:
-                continue
-            hb = hbs.get(w)
-            if w in down:
-                self.dead[w] = f"worker {w} went down (its process exited)"
-                continue
-            if hb is None:
-                continue
-            value, seen = self.last_change.get(w, (-1.0, now))
-            if hb.last_heartbeat != value:
-                self.last_change[w] = (hb.last_heartbeat, now)
-                seen = now
-            silent = now - seen
-            if hb.status in ("DONE", "CANCELLED", "IDLE"):
-                alive += 1
-            elif silent > settings.dead_after_s:
-                self.dead[w] = f"worker {w} sent no heartbeat for {silent:.1f}s"
-            elif silent > settings.stale_after_s:
-                stale += 1
-            else:
-                alive += 1
-        return alive, stale
+SETTLE_GAP_S = 0.05  # after a step change, samples this young belong to neither step
 
 
 class Coordinator:
@@ -160,14 +106,14 @@ class Coordinator:
 
     def _abort(self, run_id: str, reason: str) -> None:
         try:
-            run = _Run(self.plane, run_id)
+            run = RunBook(self.plane, run_id)
             run.seq = 10_000  # above anything emitted: the STOP must sort last
             run.emit("STOP", {"cancel": True, "reason": reason})
             self.plane.set_status(run_id, "FAILED", cancellation_reason=reason)
         except FlakebenchError:
             log.exception("could not record the failure of run %s", run_id)
 
-    def _fail_before_start(self, run: _Run, reason: str, status: Status = "FAILED") -> None:
+    def _fail_before_start(self, run: RunBook, reason: str, status: Status = "FAILED") -> None:
         run.emit("STOP", {"cancel": True, "reason": reason})
         self.plane.set_status(run.run_id, status, cancellation_reason=reason)
 
@@ -177,7 +123,7 @@ class Coordinator:
         row = plane.get_run(run_id)
         if row is None:
             return
-        run = _Run(plane, run_id)
+        run = RunBook(plane, run_id)
         participants = list(row.participants)
         hbs = self._await_joins(run, participants)
         if hbs is None:
@@ -195,19 +141,40 @@ class Coordinator:
         except FlakebenchError as exc:
             self._fail_before_start(run, str(exc))
             return
+        fm: FindMax | None = None
+        if template.mode == "find_max" and template.find_max is not None:
+            fm = FindMax(template.find_max, template.slo)
+            auto = WorkersSpec()
+            try:
+                split = split_connections(auto, fm.first(), ready)
+                ceiling = split_connections(auto, template.find_max.ceiling, ready)
+            except FlakebenchError as exc:
+                self._fail_before_start(run, str(exc))
+                return
         cap = template.workers.max_connections
-        threads = {w: (max(n, cap) if cap and n else n) for w, n in split.items()}
+        if template.mode == "qps" and cap is None:
+            cap = 0  # open loop: each worker may grow to twice its share (see below)
+        threads = {w: (max(n, cap) if cap else (2 * n if template.mode == "qps" else n))
+                   if n else 0 for w, n in split.items()}
+        if fm is not None:
+            threads = {w: max(ceiling[w], split[w]) for w in split}
+        total_conns = sum(split.values())
+        # qps: each worker's share of the rate follows its share of the connections
+        rates = {w: (template.qps or 0.0) * n / total_conns if total_conns else 0.0
+                 for w, n in split.items()}
         bases, total = {}, 0
         for w in ready:
             bases[w] = total
             total += threads[w]
         warmup_s = template.warmup * s.duration_scale
         duration_s = template.duration * s.duration_scale
+        if fm is not None:
+            duration_s = fm.spec.budget * s.duration_scale  # the steps end it sooner
         plane.set_status(run_id, "STARTING", scenario_config=json.dumps(
             template.model_dump(mode="json")), worker_targets_json=json.dumps(split))
         for w in ready:
-            run.emit("SET_WORKER_TARGET", {"connections": split[w], "threads": threads[w]},
-                     target=w)
+            run.emit("SET_WORKER_TARGET", {"connections": split[w], "threads": threads[w],
+                                           "qps": rates[w]}, target=w)
         first_phase = "WARMUP" if warmup_s > 0 else "MEASUREMENT"
         run.emit("START", {"phase": first_phase, "warmup_s": warmup_s, "duration_s": duration_s,
                            "thread_base": bases, "total_threads": total})
@@ -215,6 +182,8 @@ class Coordinator:
         started_at = time.time()
         plane.set_status(run_id, "RUNNING", phase=first_phase, start_time=started_at)
         t_measure = t_start if first_phase == "MEASUREMENT" else None
+        fm_step_s = (fm.spec.step_duration * s.duration_scale) if fm is not None else 0.0
+        step_wall, step_end = started_at, t_start + fm_step_s
         view = LiveView(name=row.test_id.rsplit("::", 1)[-1], total_s=warmup_s + duration_s)
         cancelled: str | None = None
         next_show = t_start + 1.0
@@ -242,7 +211,21 @@ class Coordinator:
             if t_measure is None and now >= t_start + warmup_s:
                 run.emit("SET_PHASE", {"phase": "MEASUREMENT"})
                 t_measure = time.monotonic()
+                step_wall, step_end = time.time(), t_measure + fm_step_s
                 plane.set_status(run_id, "RUNNING", phase="MEASUREMENT", warmup_end=time.time())
+            if fm is not None and t_measure is not None and now >= step_end:
+                mark = self._mark_step(run, ready, view)
+                nxt = fm.judge(step_stats(view.snaps, step_wall, mark),
+                               elapsed_s=now - t_measure,
+                               room_s=t_measure + duration_s - now)
+                if nxt is None:
+                    duration_s = now - t_measure  # the search is over: stop below
+                else:
+                    targets = split_connections(WorkersSpec(), nxt, ready)
+                    for w in ready:
+                        run.emit("SET_WORKER_TARGET", {"connections": targets[w]}, target=w)
+                    step_wall = time.time() + SETTLE_GAP_S
+                    step_end = time.monotonic() + fm_step_s
             if t_measure is not None and now >= t_measure + duration_s:
                 run.emit("SET_PHASE", {"phase": "COOLDOWN"})
                 run.emit("STOP", {})
@@ -266,9 +249,23 @@ class Coordinator:
         measurement_s = t_stop - t_measure if t_measure is not None else 0.0
         self._finish(run, row.test_id, template, ready, split, payloads, cancelled,
                      measurement_s=measurement_s, warmup_s=(t_measure or t_stop) - t_start,
-                     started_at=started_at)
+                     started_at=started_at, find_max=fm)
 
-    def _await_joins(self, run: _Run, participants: list[str]) -> dict[str, Heartbeat] | None:
+    def _mark_step(self, run: RunBook, ready: list[str], view: LiveView) -> float:
+        """Ask every worker to cut its interval now; wait (≤ 2 s) until their cuts arrive."""
+        mark = time.time()
+        run.emit("SNAPSHOT", {})
+        deadline = time.monotonic() + 2.0
+        live = [w for w in ready if w not in run.dead]
+        while time.monotonic() < deadline:
+            view.absorb(self.plane.heartbeats(run.run_id))
+            newest = {str(s["worker_id"]): float(s["ts"]) for s in view.snaps}
+            if all(newest.get(w, 0.0) >= mark for w in live):
+                break
+            time.sleep(TICK_S)
+        return time.time()
+
+    def _await_joins(self, run: RunBook, participants: list[str]) -> dict[str, Heartbeat] | None:
         deadline = time.monotonic() + self.settings.join_timeout_s
         while True:
             hbs = {h.worker_id: h for h in self.plane.heartbeats(run.run_id)}
@@ -297,7 +294,7 @@ class Coordinator:
                 return None
             time.sleep(TICK_S)
 
-    def _drain(self, run: _Run, ready: list[str]) -> list[dict[str, Any]]:
+    def _drain(self, run: RunBook, ready: list[str]) -> list[dict[str, Any]]:
         """Wait for the live workers' final reports (bounded by the drain timeout)."""
         deadline = time.monotonic() + self.settings.drain_timeout_s + 5.0
         while True:
@@ -312,9 +309,10 @@ class Coordinator:
                         if hbs[w].result_json]
             time.sleep(TICK_S)
 
-    def _finish(self, run: _Run, test_id: str, template: Template, ready: list[str],
+    def _finish(self, run: RunBook, test_id: str, template: Template, ready: list[str],
                 split: dict[str, int], payloads: list[dict[str, Any]], cancelled: str | None, *,
-                measurement_s: float, warmup_s: float, started_at: float) -> None:
+                measurement_s: float, warmup_s: float, started_at: float,
+                find_max: FindMax | None = None) -> None:
         kinds = list(template.weights())
         cells = merge_cells(payloads, kinds)
         status: Status = "COMPLETED"
@@ -339,7 +337,8 @@ class Coordinator:
         meta = RunMeta(target_kind=scheme_of(target) if target else "", target=target,
                        table=str(meta_src.get("table", template.table)),
                        server_version=str(meta_src.get("server_version", "")),
-                       row_count=int(meta_src.get("row_count", 0)))
+                       row_count=int(meta_src.get("row_count", 0)),
+                       server_settings=dict(meta_src.get("server_settings", {})))
         measured = Measured(
             kinds=kinds, cells=cells, measurement_s=measurement_s, warmup_s=warmup_s,
             started_at=started_at, ended_at=time.time(), status=status,
@@ -347,7 +346,9 @@ class Coordinator:
             snapshots=tuple(snapshots_of(payloads)), messages=messages,
             partial_fails=self.settings.partial_fails,
             control={"lag_ms": lag_summary(self.plane.lags_ms(run.run_id)),
-                     "split": split, "dead": sorted(run.dead)})
+                     "split": split, "dead": sorted(run.dead)},
+            steps=tuple(find_max.steps) if find_max else (),
+            find_max=find_max.summary() if find_max else {})
         result = build_result(template, measured, meta, run_id=run.run_id, test=test_id)
         try:
             self.keep(result)
@@ -367,3 +368,6 @@ class Coordinator:
                 f"{result.measurement_s:.1f}s  qps {o.qps:,.0f}  p50 {format_us(o.latency.p50_us)}"
                 f"  p95 {format_us(o.latency.p95_us)}  p99 {format_us(o.latency.p99_us)}  "
                 f"errors {o.errors}  workers {len(result.workers)}")
+
+
+__all__ = ["ControllerSettings", "Coordinator"]

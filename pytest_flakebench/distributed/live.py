@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytest_flakebench.control.plane import Heartbeat
 from pytest_flakebench.histogram import LatencyHistogram
@@ -23,6 +24,7 @@ class LiveView:
     latest_qps: dict[str, float] = field(default_factory=dict)
     latest: dict[str, str] = field(default_factory=dict)  # worker: newest interval histogram
     beat_seen: dict[str, float] = field(default_factory=dict)  # worker: last heartbeat parsed
+    snaps: list[dict[str, Any]] = field(default_factory=list)  # every snapshot seen, once
 
     def absorb(self, heartbeats: Sequence[Heartbeat]) -> None:
         """Take in each worker's newest snapshot (each one counted once)."""
@@ -35,6 +37,7 @@ class LiveView:
             if key in self.seen:
                 continue
             self.seen.add(key)
+            self.snaps.append(snap)
             self.latest_qps[hb.worker_id] = float(snap["qps"])
             self.latest[hb.worker_id] = snap["histogram"]
             if snap["phase"] == "MEASUREMENT":

@@ -22,7 +22,9 @@ def cell_to_dict(cell: Cell) -> dict[str, Any]:
     """A cell as builtins (histogram in wire form)."""
     return {"ops": cell.ops, "errors": cell.errors, "error_classes": dict(cell.error_classes),
             "error_samples": list(cell.error_samples), "clamped": cell.hist.clamped,
-            "histogram": cell.hist.encode()}
+            "histogram": cell.hist.encode(), "late": cell.late, "dropped": cell.dropped,
+            "retries": cell.retries,
+            "lag_sum_us": cell.lag_sum_us, "lag_max_us": cell.lag_max_us}
 
 
 def cell_from_dict(data: dict[str, Any]) -> Cell:
@@ -31,7 +33,10 @@ def cell_from_dict(data: dict[str, Any]) -> Cell:
     hist.clamped = int(data.get("clamped", 0))
     return Cell(hist=hist, ops=int(data["ops"]), errors=int(data["errors"]),
                 error_classes={str(k): int(v) for k, v in data["error_classes"].items()},
-                error_samples=list(data["error_samples"]))
+                error_samples=list(data["error_samples"]), late=int(data.get("late", 0)),
+                dropped=int(data.get("dropped", 0)), retries=int(data.get("retries", 0)),
+                lag_sum_us=int(data.get("lag_sum_us", 0)),
+                lag_max_us=int(data.get("lag_max_us", 0)))
 
 
 def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_flakebench.benchmark import Prepared, engine_config, prepare
-from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, RunRow
+from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, PoolCache, RunRow
 from pytest_flakebench.distributed.merge import worker_payload
 from pytest_flakebench.engine.runner import Engine, EngineOutcome, Tick
 from pytest_flakebench.errors import FlakebenchError, TargetError
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.targets import ResolvedTarget
 from pytest_flakebench.template import Template
+from pytest_flakebench.workload import PythonOp
 
 POLL_S = 0.02  # event poll interval: control-plane lag stays in the tens of milliseconds
 
@@ -69,6 +70,9 @@ class _Follower:
             engine.begin_measurement()
         elif event.type == "SET_WORKER_TARGET":
             engine.set_active(int(event.data["connections"]))
+            engine.request_tick()  # snapshots then never straddle two load steps
+        elif event.type == "SNAPSHOT":
+            engine.request_tick()
         elif event.type == "STOP":
             if event.data.get("cancel"):
                 self.cancelled = True
@@ -115,7 +119,8 @@ def _result_of(row: RunRow) -> RunResult:
 
 
 def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
-               target: ResolvedTarget) -> RunResult:
+               target: ResolvedTarget, python_ops: dict[str, PythonOp] | None = None
+               ) -> RunResult:
     """Take part in the run of ``test_id``; return the merged result of every worker."""
     plane = ctx.plane
     run = _wait(lambda: plane.find_run(ctx.session_id, test_id), ctx.join_timeout_s,
@@ -123,7 +128,8 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
     run_id = run.run_id
     host = socket.gethostname()
     try:
-        prepared = prepare(template, target, base_dir=ctx.base_dir)
+        prepared = prepare(template, target, base_dir=ctx.base_dir, python_ops=python_ops,
+                           pools=PoolCache(plane))
     except FlakebenchError as exc:
         plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=str(exc))
         raise
@@ -143,6 +149,7 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
         worker_payload(outcome, worker_id=ctx.worker_id, host=host, connections=connections,
                        status=outcome.status if outcome is not None else "COMPLETED",
                        meta={"server_version": prepared.server_version,
+                             "server_settings": prepared.server_settings,
                              "row_count": prepared.profile.row_count,
                              "target": prepared.driver.redacted_url,
                              "table": str(prepared.profile.info.table)})))
@@ -165,6 +172,7 @@ def _follow(ctx: WorkerContext, run_id: str,
     plane = ctx.plane
     connections = 0
     threads = 0
+    rate = 0.0
     last_seq = 0
     start: Event | None = None
     deadline = time.monotonic() + ctx.join_timeout_s
@@ -173,6 +181,7 @@ def _follow(ctx: WorkerContext, run_id: str,
             if event.type == "SET_WORKER_TARGET":
                 connections = int(event.data["connections"])
                 threads = int(event.data.get("threads", connections))
+                rate = float(event.data.get("qps", 0.0))
             elif event.type == "START":
                 start = event
                 break
@@ -202,6 +211,7 @@ def _follow(ctx: WorkerContext, run_id: str,
                            thread_base=int(start.data["thread_base"].get(ctx.worker_id, 0)),
                            total_threads=int(start.data["total_threads"]))
     config = replace(config, controlled=True, active_connections=connections,
+                     rate_qps=rate if prepared.template.mode == "qps" else 0.0,
                      start_in_measurement=start.data.get("phase") == "MEASUREMENT",
                      drain_timeout_s=ctx.drain_timeout_s)
 

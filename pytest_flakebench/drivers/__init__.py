@@ -16,11 +16,13 @@ from pytest_flakebench.urls import redact_url, scheme_of
 __all__ = ["Dialect", "Driver", "DriverConnection", "ErrorClass", "open_driver"]
 
 
-def open_driver(url: str, *, base_dir: Path | None = None, password: str | None = None) -> Driver:
+def open_driver(url: str, *, base_dir: Path | None = None, password: str | None = None,
+                table_type: str = "standard") -> Driver:
     """Open the driver for ``url``; raise ``TargetError`` if the target cannot be reached.
 
     ``base_dir`` resolves relative ``sqlite:///`` paths (default: the current directory);
-    ``password`` is used by PostgreSQL when the URL carries none (e.g. from a stored connection).
+    ``password`` is used by PostgreSQL and Snowflake when the URL carries none (e.g. from a
+    stored connection); ``table_type`` is the template's Snowflake table type.
     """
     scheme = scheme_of(url)
     if scheme == "postgresql":
@@ -31,7 +33,8 @@ def open_driver(url: str, *, base_dir: Path | None = None, password: str | None 
         from pytest_flakebench.drivers.sqlite import SqliteDriver
 
         return SqliteDriver(url, base_dir=base_dir)
-    raise ConfigError(
-        f"snowflake:// targets are not available yet ({redact_url(url)}): "
-        "use a postgresql:// or sqlite:/// target for now"
-    )
+    if scheme == "snowflake":
+        from pytest_flakebench.drivers.snowflake import SnowflakeDriver
+
+        return SnowflakeDriver(url, password=password, table_type=table_type)
+    raise ConfigError(f"unsupported target {redact_url(url)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pytest_flakebench.identifiers import TableName
 from pytest_flakebench.profile import TableInfo
@@ -31,6 +31,11 @@ class DriverConnection(Protocol):
 
     def execute(self, sql: str, params: Sequence[object]) -> int:
         """Execute ``sql`` with ``params``, fetch every row, return the rows fetched or affected."""
+        ...
+
+    @property
+    def raw(self) -> Any:
+        """The underlying DB-API connection, handed to Python operations."""
         ...
 
     @property
@@ -62,12 +67,27 @@ class Driver(Protocol):
         """The server's version string."""
         ...
 
+    def server_settings(self) -> dict[str, str]:
+        """The server settings that change results, by name, as text (for the fingerprint).
+
+        PostgreSQL: ``shared_buffers``, ``work_mem``, ``synchronous_commit``,
+        ``max_connections``…; SQLite: the PRAGMAs that matter (``journal_mode``, ``synchronous``,
+        ``cache_size``…); Snowflake: warehouse size and cluster counts. Two runs whose settings
+        differ are reported as not comparable, naming the setting. Never raises for a setting
+        the server does not have: it is simply left out.
+        """
+        ...
+
     def describe_table(self, table: TableName) -> TableInfo:
         """Columns and primary key of ``table``; raise ``TargetError`` if it does not exist."""
         ...
 
     def key_bounds(self, info: TableInfo, column: str) -> tuple[int | None, int | None, int]:
         """``(min, max, row_count)`` of an integer key column (min/max None when not integer)."""
+        ...
+
+    def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
+        """Up to ``limit`` distinct values of ``column`` (for ``{"sample": column}`` params)."""
         ...
 
     def check_statement(self, sql: str, param_count: int) -> None:

@@ -156,6 +156,11 @@ class PostgresConnection:
         return cur.rowcount
 
     @property
+    def raw(self) -> Any:
+        """The driver's own connection, for Python operations (``flakebench.operation``)."""
+        return self._conn
+
+    @property
     def broken(self) -> bool:
         """True when the connection was lost or closed and must be reopened before use."""
         return self._conn.broken or self._conn.closed
@@ -222,6 +227,17 @@ class PostgresDriver:
             return f"PostgreSQL {v // 10000}.{v % 10000}"
         return f"PostgreSQL {v // 10000}.{v // 100 % 100}.{v % 100}"
 
+    def server_settings(self) -> dict[str, str]:
+        """The settings in ``RESULT_SETTINGS`` as the benchmark's session sees them."""
+        try:
+            found = self._meta.execute(
+                "SELECT name, setting, unit FROM pg_catalog.pg_settings WHERE name = ANY(%s)",
+                (list(RESULT_SETTINGS),),
+            ).fetchall()
+        except psycopg.Error:
+            return {}
+        return {str(name): _scaled(str(setting), unit) for name, setting, unit in found}
+
     def describe_table(self, table: TableName) -> TableInfo:
         """Columns and primary key of ``table`` (case-insensitive); ``TargetError`` if absent."""
         self._check_database(table)
@@ -279,6 +295,20 @@ class PostgresDriver:
         row = self._meta.execute(f"SELECT count(*) FROM {info.table.quoted()}").fetchone()
         return None, None, row[0] if row else 0
 
+    def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
+        """Up to ``limit`` distinct non-null values of ``column``, in random order."""
+        col = info.column(column)
+        if col is None:
+            names = ", ".join(c.name for c in info.columns)
+            raise TargetError(f"column {column!r} not found in table '{info.table}' "
+                              f"(columns: {names})")
+        quoted = quote_ident(col.name)
+        rows = self._meta.execute(
+            f"SELECT v FROM (SELECT DISTINCT {quoted} AS v FROM {info.table.quoted()} "
+            f"WHERE {quoted} IS NOT NULL LIMIT %s) s ORDER BY random()", (limit * 4,)
+        ).fetchall()
+        return [r[0] for r in rows[:limit]]
+
     def check_statement(self, sql: str, param_count: int) -> None:
         """Parse and analyse ``sql`` (``%s`` style) as a prepared statement; never execute it.
 
@@ -320,6 +350,31 @@ class PostgresDriver:
         """Close the metadata connection; never raises."""
         with contextlib.suppress(Exception):
             self._meta.close()
+
+
+# Settings that change benchmark results (memory, durability, planner, parallelism, JIT).
+RESULT_SETTINGS: tuple[str, ...] = (
+    "shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size",
+    "synchronous_commit", "fsync", "full_page_writes", "wal_level", "wal_buffers",
+    "commit_delay", "max_connections", "max_parallel_workers_per_gather",
+    "max_parallel_workers", "random_page_cost", "effective_io_concurrency", "jit",
+    "default_transaction_isolation", "huge_pages", "enable_seqscan", "enable_indexscan",
+)
+
+
+def _scaled(setting: str, unit: str | None) -> str:
+    """``pg_settings`` gives e.g. ``16384`` with unit ``8kB``: show ``128MB``-style totals."""
+    if not unit or not setting.lstrip("-").isdigit():
+        return setting
+    number = "".join(ch for ch in unit if ch.isdigit())
+    factor = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3}.get(unit[len(number):])
+    if factor is None:
+        return f"{setting}{unit}"  # ms, s, …
+    total = int(setting) * int(number or "1") * factor
+    for suffix, size in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if total % size == 0:
+            return f"{total // size}{suffix}"
+    return f"{total}B"
 
 
 def _url_password(url: str) -> str | None:

@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pytest_flakebench.drivers.base import Dialect, ErrorClass
 from pytest_flakebench.errors import TargetError
@@ -39,6 +39,10 @@ _TYPE_RULES: tuple[tuple[tuple[str, ...], TypeClass], ...] = (
     (("UUID",), "uuid"),
     (("JSON",), "json"),
 )
+
+# PRAGMAs that change benchmark results (durability, cache, page layout, locking).
+RESULT_PRAGMAS: tuple[str, ...] = ("journal_mode", "synchronous", "cache_size", "page_size",
+                                   "mmap_size", "temp_store", "locking_mode")
 
 _LENGTH_RE = re.compile(r"\(\s*(\d+)\s*\)")
 
@@ -72,6 +76,11 @@ class SqliteConnection:
         if cur.description is not None:
             return len(cur.fetchall())
         return cur.rowcount
+
+    @property
+    def raw(self) -> Any:
+        """The driver's own connection, for Python operations (``flakebench.operation``)."""
+        return self._conn
 
     @property
     def broken(self) -> bool:
@@ -135,6 +144,18 @@ class SqliteDriver:
     def server_version(self) -> str:
         """E.g. ``SQLite 3.40.1`` (the library linked into Python)."""
         return "SQLite " + sqlite3.sqlite_version
+
+    def server_settings(self) -> dict[str, str]:
+        """The PRAGMAs that change results, as a benchmark connection opens the file."""
+        found: dict[str, str] = {}
+        for name in RESULT_PRAGMAS:
+            try:
+                row = self._meta.execute(f"PRAGMA {name}").fetchone()
+            except sqlite3.Error:
+                continue
+            if row is not None:
+                found[name] = str(row[0])
+        return found
 
     def describe_table(self, table: TableName) -> TableInfo:
         """Columns and primary key of ``table`` (case-insensitive); ``TargetError`` if absent."""
@@ -202,6 +223,20 @@ class SqliteDriver:
         ).fetchone()
         # Declared INT does not stop SQLite storing text; such bounds are unusable as keys.
         return (lo if isinstance(lo, int) else None, hi if isinstance(hi, int) else None, count)
+
+    def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
+        """Up to ``limit`` distinct non-null values of ``column``, in random order."""
+        col = info.column(column)
+        if col is None:
+            names = ", ".join(c.name for c in info.columns)
+            raise TargetError(f"column {column!r} not found in table '{info.table}' "
+                              f"(columns: {names})")
+        quoted = quote_ident(col.name)
+        rows = self._meta.execute(
+            f"SELECT v FROM (SELECT DISTINCT {quoted} AS v FROM {info.table.quoted()} "
+            f"WHERE {quoted} IS NOT NULL LIMIT ?) ORDER BY random()", (limit * 4,)
+        ).fetchall()
+        return [r[0] for r in rows[:limit]]
 
     def check_statement(self, sql: str, param_count: int) -> None:
         """Compile ``sql`` under ``EXPLAIN`` (which never runs it) with ``param_count`` NULLs.

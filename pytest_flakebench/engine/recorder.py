@@ -28,12 +28,22 @@ class Cell:
     errors: int = 0
     error_classes: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    late: int = 0  # open loop: started more than late_after after the intended time
+    dropped: int = 0  # open loop: could not start within drop_after, never sent
+    retries: int = 0  # extra tries of serialization failures and deadlocks
+    lag_sum_us: int = 0  # open loop: schedule lag (start - intended) of the sent operations
+    lag_max_us: int = 0
 
     def merge(self, other: Cell) -> None:
         """Add ``other`` into this cell."""
         self.hist.add(other.hist)
         self.ops += other.ops
         self.errors += other.errors
+        self.late += other.late
+        self.dropped += other.dropped
+        self.retries += other.retries
+        self.lag_sum_us += other.lag_sum_us
+        self.lag_max_us = max(self.lag_max_us, other.lag_max_us)
         for code, n in other.error_classes.items():
             self.error_classes[code] = self.error_classes.get(code, 0) + n
         room = MAX_ERROR_SAMPLES - len(self.error_samples)
@@ -56,6 +66,11 @@ class Tally:
     errors: int = 0
     error_classes: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    late: int = 0
+    dropped: int = 0
+    retries: int = 0
+    lag_sum_us: int = 0
+    lag_max_us: int = 0
 
     def to_cell(self) -> Cell:
         """The tally as a cell with a histogram."""
@@ -63,7 +78,10 @@ class Tally:
         for latency_us, count in self.latencies.items():
             hist.record(latency_us, count)
         return Cell(hist=hist, ops=self.ops, errors=self.errors,
-                    error_classes=self.error_classes, error_samples=self.error_samples)
+                    error_classes=self.error_classes, error_samples=self.error_samples,
+                    late=self.late, dropped=self.dropped, retries=self.retries,
+                    lag_sum_us=self.lag_sum_us,
+                    lag_max_us=self.lag_max_us)
 
 
 class ThreadRecorder:
@@ -89,7 +107,7 @@ class ThreadRecorder:
             latencies[latency_us] = latencies.get(latency_us, 0) + 1
             cell.ops += 1
 
-    def error(self, phase: int, kind: int, code: str, message: str) -> None:
+    def error(self, phase: int, kind: int, code: str, message: str, *, retries: int = 0) -> None:
         """Record a failed operation with its error class and message."""
         index = phase * self._kind_count + kind
         with self.lock:
@@ -97,6 +115,7 @@ class ThreadRecorder:
             if cell is None:
                 cell = self.cells[index] = Tally()
             cell.errors += 1
+            cell.retries += retries
             cell.error_classes[code] = cell.error_classes.get(code, 0) + 1
             if len(cell.error_samples) < MAX_ERROR_SAMPLES and message not in cell.error_samples:
                 cell.error_samples.append(message)

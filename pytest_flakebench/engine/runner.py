@@ -9,6 +9,7 @@ second it swaps every thread's interval cells out, builds the snapshot and repor
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,23 +17,22 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pytest_flakebench.drivers.base import Driver, DriverConnection
+from pytest_flakebench.engine.loops import closed_loop, open_loop
 from pytest_flakebench.engine.recorder import (
     PHASE_MEASUREMENT,
     PHASE_NAMES,
-    PHASE_WARMUP,
     Aggregate,
     Cell,
-    Tally,
     ThreadRecorder,
 )
 from pytest_flakebench.errors import TargetError
-from pytest_flakebench.mix import thread_offset
 from pytest_flakebench.results import Phase, Snapshot
-from pytest_flakebench.workload import KindPlan, ThreadContext
+from pytest_flakebench.workload import KindPlan
 
 Clock = Callable[[], int]
 NS = 1_000_000_000
 FAR = 1 << 62  # "not yet": a phase boundary a controller has not set
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,8 @@ class EngineConfig:
     connections: int
     warmup_s: float
     duration_s: float
-    think_time_s: float = 0.0
+    think_time_s: tuple[float, float] = (0.0, 0.0)  # uniform in [low, high] after each op
+    max_tries: int = 1  # serialization failures and deadlocks are retried up to this many times
     seed: int = 1
     thread_base: int = 0  # global index of this process's first thread
     total_threads: int | None = None  # threads over every worker (insert-key stride)
@@ -59,6 +60,13 @@ class EngineConfig:
     start_in_measurement: bool = False
     safety_s: float = 30.0
     active_connections: int | None = None  # start with fewer busy connections than threads
+    # Open loop (mode "qps"): operations are due at intended times, rate_qps per second over
+    # this engine's threads; latency counts from the intended time (no coordinated omission).
+    mode: str = "concurrency"
+    rate_qps: float = 0.0
+    arrivals: str = "constant"
+    late_after_s: float = 0.01
+    drop_after_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +106,15 @@ class EngineOutcome:
 class _Shared:
     """State the threads read on every operation; plain attributes are cheapest to read."""
 
-    __slots__ = ("active", "end_ns", "exits", "measure_ns", "resume", "start_ns", "started_at",
-                 "stop")
+    __slots__ = ("active", "arrival_lock", "arrival_rng", "bounds_reached", "end_ns", "exits",
+                 "measure_ns", "next_ns", "resume", "start_ns", "started_at", "stop")
 
     def __init__(self, active: int) -> None:
         self.stop = False
+        self.next_ns = 0  # open loop: the intended time of the next unclaimed operation
+        self.arrival_lock = threading.Lock()
+        self.arrival_rng = random.Random(0)  # Poisson gaps; drawn under arrival_lock
+        self.bounds_reached = False
         self.active = active  # threads with an index below this send load; the rest wait
         self.resume = threading.Event()
         self.start_ns = 0
@@ -125,6 +137,11 @@ class Engine:
                                if config.active_connections is not None else config.connections)
         self._kinds = [p.kind for p in config.plans]
         self._recorders = [ThreadRecorder(len(config.plans)) for _ in range(config.connections)]
+        # The ticker sleeps on one semaphore: threads release it when they exit, and
+        # request_tick() releases it (counted in _wakes) to cut the current interval early.
+        self._done = threading.Semaphore(0)
+        self._wakes = 0
+        self._wake_lock = threading.Lock()
 
     def _thread(self, index: int, barrier: threading.Barrier, failures: list[BaseException],
                 done: threading.Semaphore) -> None:
@@ -140,73 +157,27 @@ class Engine:
                 return
             if conn is None or self._shared.stop:
                 return
-            self._loop(index, conn)
+            if self.config.mode == "qps":
+                open_loop(self, index, conn)
+            else:
+                closed_loop(self, index, conn)
         finally:
             self._shared.exits.append(self.clock())
             if conn is not None:
                 conn.close()
             done.release()
 
-    def _loop(self, index: int, conn: DriverConnection) -> None:
-        cfg = self.config
-        shared = self._shared
-        clock = self.clock
-        plans = cfg.plans
-        sqls = [p.sql for p in plans]
-        makers = [p.make_params for p in plans]
-        schedule = cfg.schedule
-        length = len(schedule)
-        position = thread_offset(index, cfg.connections, length)
-        ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
-                            stride=cfg.total_threads or cfg.connections)
-        rec = self._recorders[index]
-        lock = rec.lock
-        kinds = len(plans)
-        execute = conn.execute
-        think = cfg.think_time_s
-        resume = shared.resume
-        while not shared.stop:
-            if index >= shared.active:
-                # Parked by SET_WORKER_TARGET: hold the connection, send nothing.
-                if clock() >= shared.end_ns:
-                    break
-                resume.wait(0.05)
-                continue
-            k = schedule[position]
-            position += 1
-            if position == length:
-                position = 0
-            params = makers[k](ctx)
-            rec.in_flight = 1
-            t0 = clock()
-            if t0 >= shared.end_ns:
-                rec.in_flight = 0
-                break
-            measure_ns = shared.measure_ns
-            try:
-                execute(sqls[k], params)
-            except Exception as exc:
-                t1 = clock()
-                rec.in_flight = 0
-                err = self.driver.classify_error(exc)
-                rec.error(PHASE_WARMUP if t0 < measure_ns else PHASE_MEASUREMENT, k,
-                          err.code, err.message)
-                self._recover(conn)
-            else:
-                t1 = clock()
-                rec.in_flight = 0
-                # ThreadRecorder.ok, inlined: this runs once per operation on every thread.
-                slot = k if t0 < measure_ns else k + kinds
-                with lock:
-                    tally = rec.cells[slot]
-                    if tally is None:
-                        tally = rec.cells[slot] = Tally()
-                    latencies = tally.latencies
-                    us = (t1 - t0) // 1000
-                    latencies[us] = latencies.get(us, 0) + 1
-                    tally.ops += 1
-            if think:
-                time.sleep(think)
+    def _grow_if_behind(self, now: int) -> None:
+        """Open loop: add a connection when every busy one is taken and the schedule slips."""
+        cfg, shared = self.config, self._shared
+        behind = shared.next_ns < now - int(cfg.late_after_s * NS)
+        busy = sum(r.in_flight for r in self._recorders[:shared.active])
+        if not behind or busy < shared.active:
+            return
+        if shared.active < cfg.connections:
+            self.set_active(min(cfg.connections, shared.active + max(1, shared.active // 4)))
+        else:
+            shared.bounds_reached = True
 
     def _recover(self, conn: DriverConnection) -> None:
         """After an error on a broken connection, reconnect (outside any timed region)."""
@@ -223,12 +194,30 @@ class Engine:
         cfg, shared = self.config, self._shared
         shared.start_ns = self.clock()
         shared.started_at = time.time()
+        shared.next_ns = shared.start_ns
+        shared.arrival_rng = random.Random(f"{cfg.seed}:arrivals:{cfg.worker_id}")
         if cfg.controlled:
             shared.measure_ns = shared.start_ns if cfg.start_in_measurement else FAR
             shared.end_ns = FAR
         else:
             shared.measure_ns = shared.start_ns + int(cfg.warmup_s * NS)
             shared.end_ns = shared.measure_ns + int(cfg.duration_s * NS)
+
+    def request_tick(self) -> None:
+        """Cut the current one-second interval now (a step of the load changed)."""
+        with self._wake_lock:
+            self._wakes += 1
+        self._done.release()
+
+    def _take(self, timeout: float) -> str | None:
+        """Wait for a thread exit or a tick request: ``"exit"``, ``"wake"`` or None (timeout)."""
+        if not self._done.acquire(timeout=timeout):
+            return None
+        with self._wake_lock:
+            if self._wakes:
+                self._wakes -= 1
+                return "wake"
+        return "exit"
 
     def stop(self) -> None:
         """Cancel: every thread finishes its current operation and leaves (run CANCELLED)."""
@@ -266,7 +255,7 @@ class Engine:
         n = cfg.connections
         barrier = threading.Barrier(n + 1, action=self._start_clock)
         failures: list[BaseException] = []
-        done = threading.Semaphore(0)
+        done = self._done
         threads = [
             threading.Thread(target=self._thread, args=(i, barrier, failures, done),
                              name=f"flakebench-{cfg.worker_id}-{i}", daemon=True)
@@ -309,7 +298,8 @@ class Engine:
         try:
             while remaining:
                 timeout = max(0.0, (next_tick - self.clock()) / NS)
-                if done.acquire(timeout=timeout):
+                taken = self._take(timeout)
+                if taken == "exit":
                     remaining -= 1
                     continue
                 now = self.clock()
@@ -318,6 +308,8 @@ class Engine:
                     messages.append(f"no STOP from the controller {cfg.safety_s:g}s after the "
                                     f"planned end: the worker stopped on its own")
                     self.finish()
+                if cfg.mode == "qps" and now < shared.end_ns:
+                    self._grow_if_behind(now)
                 self._tick(aggregate, snapshots, now, last_tick, start_ns, planned_end)
                 last_tick, next_tick = now, now + int(cfg.tick_s * NS)
         except BaseException as exc:  # Ctrl-C, pytest-timeout, …: stop, drain, keep the data
@@ -325,10 +317,20 @@ class Engine:
             stop_ns = self.clock()
             self.stop()
             deadline = time.monotonic() + cfg.drain_timeout_s
-            while remaining and done.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                remaining -= 1
+            while remaining:
+                taken = self._take(max(0.0, deadline - time.monotonic()))
+                if taken is None:
+                    break
+                if taken == "exit":
+                    remaining -= 1
         end_now = self.clock()
         self._tick(aggregate, snapshots, end_now, last_tick, start_ns, planned_end)
+        if shared.bounds_reached:
+            messages.append(
+                f"BOUNDS_LIMIT_REACHED: {cfg.connections} connection(s) on {cfg.worker_id} "
+                f"could not keep up with {cfg.rate_qps:g} operations/s; raise "
+                f"workers.max_connections or add workers"
+            )
         if remaining:
             messages.append(
                 f"{remaining} connection(s) did not finish within the drain timeout of "

@@ -45,6 +45,8 @@ def failure_message(run: RunResult, *, width: int = 120) -> str:
     if n:
         lines.append(render(breach_table(run), width=width))
     lines.extend(f"note: {m}" for m in run.messages)
+    if run.steps:
+        lines.append(render(steps_table(run), width=width))
     o = run.overall
     lines.append(
         f"measured: {o.ops} ops in {run.measurement_s:.1f}s ({o.qps:.1f}/s) on "
@@ -86,3 +88,22 @@ def progress_line(name: str, *, phase: str, elapsed_s: float, total_s: float, qp
     if workers:
         parts.append(workers)
     return "  ".join(parts)
+
+
+def steps_table(run: RunResult) -> Table:
+    """FIND_MAX: one row per step, and the search's outcome as the caption."""
+    fm = run.find_max
+    table = Table(title=f"find_max {run.test}", title_justify="left",
+                  caption=f"best concurrency {fm.get('best_concurrency')} at "
+                          f"{fm.get('best_qps')} qps; stopped: {fm.get('stop_reason')}",
+                  caption_justify="left")
+    for column in ("step", "conns", "qps", "p50", "p95", "p99", "errors", "outcome", "reason"):
+        table.add_column(column, justify="left" if column in ("outcome", "reason") else "right",
+                         overflow="fold")
+    for step in run.steps:
+        table.add_row(str(step["step"]) + (" (back-off)" if step["back_off"] else ""),
+                      str(step["concurrency"]), f"{step['qps']:,.1f}",
+                      format_us(step["p50_us"]), format_us(step["p95_us"]),
+                      format_us(step["p99_us"]), str(step["errors"]), step["outcome"],
+                      step["reason"])
+    return table

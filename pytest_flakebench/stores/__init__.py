@@ -44,7 +44,8 @@ def open_store(url: str, *, base_dir: Path | None = None) -> ResultStore:
         from pytest_flakebench.stores.postgres import PostgresStore
 
         return PostgresStore(url)
-    raise ConfigError(
-        f"results store {shown_url(url)}: the {scheme} store is not available yet; "
-        f"use sqlite:///path.db or postgresql://user@host:port/db"
-    )
+    if scheme == "snowflake":
+        from pytest_flakebench.stores.snowflake import SnowflakeStore
+
+        return SnowflakeStore(url)
+    raise ConfigError(f"results store {shown_url(url)}: unsupported scheme {scheme}")

@@ -30,6 +30,16 @@ class RunRow:
     errors: int
 
 
+@dataclass(frozen=True, slots=True)
+class BaselineRow:
+    """One named baseline: ``flakebench baseline list``."""
+
+    name: str
+    run_id: str
+    test: str
+    created_at: float
+
+
 class ResultStore(Protocol):
     """Where runs are kept."""
 
@@ -47,8 +57,25 @@ class ResultStore(Protocol):
         """Write the run, its kinds and its snapshots in one transaction."""
         ...
 
-    def list_runs(self, *, limit: int = 50, test: str | None = None) -> list[RunRow]:
-        """Newest runs first."""
+    def list_runs(self, *, limit: int = 50, test: str | None = None, target: str | None = None,
+                  status: str | None = None, since: float | None = None) -> list[RunRow]:
+        """Newest runs first; ``test``/``target`` are substrings, ``since`` epoch seconds."""
+        ...
+
+    def set_baseline(self, name: str, run_id: str) -> str:
+        """Name a stored run (id or unique prefix) as baseline ``name``; return the full id."""
+        ...
+
+    def get_baseline(self, name: str) -> str | None:
+        """The run id of baseline ``name``, or None."""
+        ...
+
+    def list_baselines(self) -> list[BaselineRow]:
+        """Every named baseline, by name."""
+        ...
+
+    def remove_baseline(self, name: str) -> bool:
+        """Forget baseline ``name`` (the run stays); False if there was none."""
         ...
 
     def get_run(self, run_id: str) -> RunResult | None:

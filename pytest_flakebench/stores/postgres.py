@@ -23,7 +23,7 @@ from pytest_flakebench.errors import StoreError
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows
-from pytest_flakebench.stores.base import RunRow
+from pytest_flakebench.stores.base import BaselineRow, RunRow
 from pytest_flakebench.urls import redact_url
 
 SCHEMA = "flakebench"
@@ -161,15 +161,13 @@ class PostgresStore:
                 ) from exc.__cause__
             raise
 
-    def list_runs(self, *, limit: int = 50, test: str | None = None) -> list[RunRow]:
-        """Newest runs first (parent rows only), optionally those whose test contains ``test``."""
+    def list_runs(self, *, limit: int = 50, test: str | None = None, target: str | None = None,
+                  status: str | None = None, since: float | None = None) -> list[RunRow]:
+        """Newest runs first (parent rows only), filtered (see ``rows.run_filters``)."""
+        where, params = rows.run_filters(test=test, target=target, status=status, since=since,
+                                         mark="%s", contains="strpos", codec=_CODEC)
         sql = (f"SELECT {', '.join(rows.RUN_ROW_COLUMNS)} FROM {SCHEMA}.TEST_RESULTS "
-               "WHERE PARENT_RUN_ID IS NULL")
-        params: list[object] = []
-        if test:
-            # strpos(), not LIKE: the user's text may contain % or _.
-            sql += " AND (strpos(TEST_ID, %s) > 0 OR strpos(TEST_NAME, %s) > 0)"
-            params += [test, test]
+               f"WHERE PARENT_RUN_ID IS NULL{where}")
         sql += " ORDER BY STARTED_AT DESC, RUN_ID DESC LIMIT %s"
         params.append(limit)
         found = self._run("cannot list runs",
@@ -201,6 +199,48 @@ class PostgresStore:
         if len(found) > 1 and found[0][0] != run_id:
             raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
         return rows.run_from_rows(found[0][1], snaps)
+
+    def set_baseline(self, name: str, run_id: str) -> str:
+        """Name a stored run as baseline ``name`` (replacing an earlier one of that name)."""
+
+        def body(conn: psycopg.Connection[Any]) -> list[Any]:
+            found = conn.execute(
+                f"SELECT RUN_ID, TEST_ID FROM {SCHEMA}.TEST_RESULTS WHERE PARENT_RUN_ID IS NULL "
+                "AND (RUN_ID = %s OR substr(RUN_ID, 1, %s) = %s) ORDER BY (RUN_ID = %s) DESC "
+                "LIMIT 3", (run_id, len(run_id), run_id, run_id)).fetchall()
+            if len(found) == 1 or (found and found[0][0] == run_id):
+                conn.execute(
+                    f"INSERT INTO {SCHEMA}.BASELINES (NAME, RUN_ID, TEST_ID) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (NAME) DO UPDATE SET RUN_ID = excluded.RUN_ID, "
+                    "TEST_ID = excluded.TEST_ID, CREATED_AT = now()",
+                    (name, found[0][0], found[0][1]))
+            return found
+
+        found = self._run(f"cannot set baseline {name!r}", body)
+        if not found:
+            raise StoreError(f"no run {run_id!r} in {self.redacted_url}: see `flakebench runs`")
+        if len(found) > 1 and found[0][0] != run_id:
+            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
+        return str(found[0][0])
+
+    def get_baseline(self, name: str) -> str | None:
+        """The run id of baseline ``name``, or None."""
+        row = self._run(f"cannot read baseline {name!r}", lambda conn: conn.execute(
+            f"SELECT RUN_ID FROM {SCHEMA}.BASELINES WHERE NAME = %s", (name,)).fetchone())
+        return None if row is None else str(row[0])
+
+    def list_baselines(self) -> list[BaselineRow]:
+        """Every named baseline, by name."""
+        found = self._run("cannot list baselines", lambda conn: conn.execute(
+            f"SELECT NAME, RUN_ID, TEST_ID, CREATED_AT FROM {SCHEMA}.BASELINES ORDER BY NAME"
+        ).fetchall())
+        return [rows.baseline_row(r) for r in found]
+
+    def remove_baseline(self, name: str) -> bool:
+        """Forget baseline ``name``; False if there was none."""
+        count = self._run(f"cannot remove baseline {name!r}", lambda conn: conn.execute(
+            f"DELETE FROM {SCHEMA}.BASELINES WHERE NAME = %s", (name,)).rowcount)
+        return bool(count)
 
     def close(self) -> None:
         """Close the connection; never raises."""

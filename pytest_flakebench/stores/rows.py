@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_flakebench.results import KindStats, RunResult, Snapshot
-from pytest_flakebench.stores.base import RunRow
+from pytest_flakebench.stores.base import BaselineRow, RunRow
 
 SCHEMA_VERSION = "1"
 OVERALL = "overall"
@@ -184,6 +184,37 @@ def ambiguous_prefix(prefix: str, ids: Sequence[str]) -> str:
     """The error text for a run id prefix that matches several runs."""
     shown = ", ".join(ids[:2]) + (", …" if len(ids) > 2 else "")
     return f"run id prefix {prefix!r} is ambiguous ({shown}): give more characters"
+
+
+def run_filters(*, test: str | None, target: str | None, status: str | None,
+                since: float | None, mark: str, contains: str,
+                codec: Codec) -> tuple[str, list[object]]:
+    """The ``AND ...`` conditions of ``list_runs`` and their parameters.
+
+    ``contains`` is the dialect's substring function (``instr``/``strpos``): the user's text may
+    hold ``%`` or ``_``, which ``LIKE`` would treat as wildcards.
+    """
+    sql = ""
+    params: list[object] = []
+    if test:
+        sql += f" AND ({contains}(TEST_ID, {mark}) > 0 OR {contains}(TEST_NAME, {mark}) > 0)"
+        params += [test, test]
+    if target:
+        sql += f" AND {contains}(TARGET, {mark}) > 0"
+        params.append(target)
+    if status:
+        sql += f" AND (upper(STATUS) = {mark} OR upper(VERDICT) = {mark})"
+        params += [status.upper(), status.upper()]
+    if since is not None:
+        sql += f" AND STARTED_AT >= {mark}"
+        params.append(codec.timestamp(since))
+    return sql, params
+
+
+def baseline_row(row: Row) -> BaselineRow:
+    """A ``flakebench baseline list`` line from ``NAME, RUN_ID, TEST_ID, CREATED_AT``."""
+    return BaselineRow(name=str(row[0]), run_id=str(row[1]), test=str(row[2]),
+                       created_at=epoch_of(row[3]))
 
 
 def run_row(row: Row) -> RunRow:

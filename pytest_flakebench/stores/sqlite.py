@@ -17,7 +17,7 @@ from pytest_flakebench.errors import StoreError
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows, shown_url
-from pytest_flakebench.stores.base import RunRow
+from pytest_flakebench.stores.base import BaselineRow, RunRow
 from pytest_flakebench.urls import sqlite_path
 
 BUSY_TIMEOUT_MS = 30_000
@@ -129,15 +129,13 @@ class SQLiteStore:
                       and "UNIQUE" in str(exc) else "write failed")
             raise self._error(f"cannot save run {run.run_id}: {reason}", exc) from exc
 
-    def list_runs(self, *, limit: int = 50, test: str | None = None) -> list[RunRow]:
-        """Newest runs first (parent rows only), optionally those whose test contains ``test``."""
+    def list_runs(self, *, limit: int = 50, test: str | None = None, target: str | None = None,
+                  status: str | None = None, since: float | None = None) -> list[RunRow]:
+        """Newest runs first (parent rows only), filtered (see ``rows.run_filters``)."""
+        where, params = rows.run_filters(test=test, target=target, status=status, since=since,
+                                         mark="?", contains="instr", codec=_CODEC)
         sql = (f"SELECT {', '.join(rows.RUN_ROW_COLUMNS)} FROM TEST_RESULTS "
-               "WHERE PARENT_RUN_ID IS NULL")
-        params: list[object] = []
-        if test:
-            # instr(), not LIKE: the user's text may contain % or _.
-            sql += " AND (instr(TEST_ID, ?) > 0 OR instr(TEST_NAME, ?) > 0)"
-            params += [test, test]
+               f"WHERE PARENT_RUN_ID IS NULL{where}")
         sql += " ORDER BY STARTED_AT DESC, RUN_ID DESC LIMIT ?"
         params.append(limit)
         try:
@@ -167,6 +165,58 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise self._error(f"cannot read run {run_id}", exc) from exc
         return rows.run_from_rows(found[0][1], snaps)
+
+    def _resolve_run_id(self, conn: sqlite3.Connection, run_id: str) -> tuple[str, str]:
+        found = conn.execute(
+            "SELECT RUN_ID, TEST_ID FROM TEST_RESULTS WHERE PARENT_RUN_ID IS NULL "
+            "AND (RUN_ID = ? OR substr(RUN_ID, 1, ?) = ?) ORDER BY RUN_ID = ? DESC LIMIT 3",
+            (run_id, len(run_id), run_id, run_id),
+        ).fetchall()
+        if not found:
+            raise StoreError(f"no run {run_id!r} in {self.redacted_url}: see `flakebench runs`")
+        if len(found) > 1 and found[0][0] != run_id:
+            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
+        return str(found[0][0]), str(found[0][1])
+
+    def set_baseline(self, name: str, run_id: str) -> str:
+        """Name a stored run as baseline ``name`` (replacing an earlier one of that name)."""
+        conn = self._conn()
+        try:
+            full, test = self._resolve_run_id(conn, run_id)
+            conn.execute(
+                "INSERT INTO BASELINES (NAME, RUN_ID, TEST_ID) VALUES (?, ?, ?) ON CONFLICT (NAME) "
+                "DO UPDATE SET RUN_ID = excluded.RUN_ID, TEST_ID = excluded.TEST_ID, "
+                "CREATED_AT = excluded.CREATED_AT", (name, full, test))
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot set baseline {name!r}", exc) from exc
+        return full
+
+    def get_baseline(self, name: str) -> str | None:
+        """The run id of baseline ``name``, or None."""
+        try:
+            row = self._conn().execute("SELECT RUN_ID FROM BASELINES WHERE NAME = ?",
+                                       (name,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot read baseline {name!r}", exc) from exc
+        return None if row is None else str(row[0])
+
+    def list_baselines(self) -> list[BaselineRow]:
+        """Every named baseline, by name."""
+        try:
+            found = self._conn().execute(
+                "SELECT NAME, RUN_ID, TEST_ID, CREATED_AT FROM BASELINES ORDER BY NAME"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("cannot list baselines", exc) from exc
+        return [rows.baseline_row(r) for r in found]
+
+    def remove_baseline(self, name: str) -> bool:
+        """Forget baseline ``name``; False if there was none."""
+        try:
+            cur = self._conn().execute("DELETE FROM BASELINES WHERE NAME = ?", (name,))
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot remove baseline {name!r}", exc) from exc
+        return cur.rowcount > 0
 
     def close(self) -> None:
         """Close every thread's connection; never raises."""

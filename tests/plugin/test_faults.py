@@ -180,6 +180,8 @@ def test_set_worker_target_parks_and_wakes_connections(tmp_path: Path, pg_dsn: s
     assert 1 in actives
     assert actives[-1] == 3
     low = [s for s in result.snapshots if s.active_connections == 1]
-    assert all(s.in_flight <= 1 for s in low)
+    # the interval is cut the moment the target changes: operations already in flight on the
+    # parked connections end in the first low interval, after that only one connection works
+    assert all(s.in_flight <= 1 for s in low[1:])
     assert result.control["lag_ms"]["count"] >= 4  # 2 targets + START + SET_PHASE… applied
     assert result.run_id == run_id

@@ -1,0 +1,142 @@
+"""Load modes against the real PostgreSQL server: open loop (qps) and coordinated omission."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_flakebench.results import RunResult
+
+pytestmark = pytest.mark.postgres
+
+
+def run_in_process(tmp_path: Path, template_fields: dict[str, Any],
+                   during: Any = None) -> RunResult:
+    """The -n 0 path (control plane, controller thread, one worker) with ``during()`` mid-run."""
+    from pytest_flakebench.control.plane import open_control_plane
+    from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
+    from pytest_flakebench.distributed.worker import WorkerContext, run_worker
+    from pytest_flakebench.targets import ResolvedTarget
+    from pytest_flakebench.template import Template
+
+    template = Template.model_validate(template_fields)
+    plane = open_control_plane(f"sqlite:///{tmp_path / f'control-{uuid.uuid4().hex}.db'}")
+    kept: list[RunResult] = []
+    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=kept.append)
+    session, run_id = uuid.uuid4().hex, uuid.uuid4().hex
+    plane.create_run(run_id=run_id, session_id=session, test_id="t::x", participants=["main"])
+    coordinator.submit(run_id)
+    ctx = WorkerContext(plane=plane, session_id=session, worker_id="main", base_dir=tmp_path,
+                        duration_scale=1.0, join_timeout_s=30, drain_timeout_s=10)
+    side = threading.Thread(target=during) if during else None
+    if side:
+        side.start()
+    try:
+        run_worker(ctx, test_id="t::x", template=template,
+                   target=ResolvedTarget(url=template.target))
+    finally:
+        if side:
+            side.join()
+        coordinator.close()
+        plane.close()
+    (result,) = kept
+    return result
+
+
+def stall(dsn: str, table: str, *, after_s: float, hold_s: float) -> Any:
+    """A side connection that locks the table for ``hold_s`` after ``after_s``."""
+    import psycopg
+
+    def hold() -> None:
+        time.sleep(after_s)
+        with psycopg.connect(dsn) as conn, conn.transaction():
+            conn.execute(f"LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE")
+            time.sleep(hold_s)
+
+    return hold
+
+
+@pytest.mark.parametrize("mode", ["qps", "concurrency"])
+def test_a_one_second_stall_shows_in_qps_mode_not_in_closed_loop(
+        tmp_path: Path, pg_dsn: str, pg_orders: str, mode: str) -> None:
+    fields: dict[str, Any] = {"target": pg_dsn, "table": f"public.{pg_orders}",
+                              "mix": {"point_lookup": 100}, "concurrency": 4,
+                              "duration": "4s", "warmup": "0s", "mode": mode}
+    if mode == "qps":
+        fields["qps"] = 1000
+        fields["drop_after"] = "5s"
+    result = run_in_process(tmp_path, fields, stall(pg_dsn, pg_orders, after_s=1.5, hold_s=1.0))
+    o = result.overall
+    if mode == "qps":
+        # measured from the intended start: every operation due during the stall waited
+        assert o.latency.p99_us >= 900_000, o.latency
+        assert o.late > 0
+        assert o.lag_max_us >= 800_000
+    else:
+        # the closed loop sends nothing while stalled: only the in-flight operations saw it
+        assert o.latency.max_us >= 900_000
+        assert o.latency.p99_us < 100_000, o.latency
+        assert o.late == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_qps_holds_its_target_within_two_percent(pytester: pytest.Pytester, pg_dsn: str,
+                                                pg_orders: str, workers: int) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
+                                mix={{"point_lookup": 90, "insert": 10}}, mode="qps", qps=1500,
+                                arrivals="poisson", concurrency=4, duration="4s", warmup="0.5s",
+                                slo={{"max_late": "5%"}})
+        def test_rate():
+            pass
+        """
+    )
+    args = ["-n", "2"] if workers == 2 else ["-p", "no:xdist"]
+    result = pytester.runpytest_subprocess("--flakebench", "--flakebench-json=out.json", *args)
+    result.assert_outcomes(passed=1)
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert abs(run["overall"]["qps"] - 1500) / 1500 < 0.02, run["overall"]["qps"]
+    assert len(run["workers"]) == workers
+    assert run["slo"][0]["metric"] == "max_late"
+    assert "late" in run["overall"]
+    assert "dropped" in run["overall"]
+
+
+def test_find_max_finds_a_maximum_within_ceiling_and_budget(pytester: pytest.Pytester,
+                                                            pg_dsn: str, pg_orders: str) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
+                                mix={{"point_lookup": 80, "range_scan": 20}}, mode="find_max",
+                                find_max={{"start": 1, "step": 3, "step_duration": "1.5s",
+                                           "ceiling": 16, "budget": "12s"}},
+                                warmup="0.5s", slo={{"p95": "3ms", "min_concurrency": 1}})
+        def test_find_max(flakebench_result):
+            assert flakebench_result.find_max["best_concurrency"] >= 1
+        """
+    )
+    result = pytester.runpytest("--flakebench", "--flakebench-json=out.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*find_max*", "*step*conns*qps*p95*outcome*",
+                                 "*best concurrency*stopped:*"])
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    fm, steps = run["find_max"], run["steps"]
+    assert fm["best_concurrency"] is not None
+    assert fm["stop_reason"]
+    assert all(s["concurrency"] <= 16 for s in steps)
+    assert run["measurement_s"] <= 12 + 2.0  # the budget, plus the last step's drain
+    assert steps[0]["concurrency"] == 1
+    stable = [s for s in steps if s["outcome"] == "STABLE"]
+    assert fm["best_qps"] == max(s["qps"] for s in stable)
+    assert [c["metric"] for c in run["slo"]] == ["min_concurrency"]
