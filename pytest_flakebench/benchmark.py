@@ -155,7 +155,7 @@ def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
 
 def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id: str = "main",
                   connections: int | None = None, thread_base: int = 0,
-                  total_threads: int | None = None) -> EngineConfig:
+                  total_threads: int | None = None, query_sample: float = 0.0) -> EngineConfig:
     """The engine settings for this process's share of the run."""
     t = prepared.template
     kinds = list(prepared.plans)
@@ -177,6 +177,7 @@ def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id:
         arrivals=t.arrivals,
         late_after_s=t.late_after,
         drop_after_s=t.drop_after,
+        query_sample=query_sample,
     )
 
 

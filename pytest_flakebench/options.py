@@ -43,6 +43,9 @@ COMPARE_FAIL = ("flakebench_compare_fail", "flakebench_compare_fail", "FLAKEBENC
                 "p95:+10%,qps:-5% (noise-aware: the change must also be significant)")
 HTML = ("flakebench_html", "flakebench_html", "FLAKEBENCH_HTML",
         "write a self-contained HTML report of the session's runs (charts, comparisons) to PATH")
+QUERY_SAMPLE = ("flakebench_query_sample", "flakebench_query_sample", "FLAKEBENCH_QUERY_SAMPLE",
+                "keep this fraction of operations (0..1, e.g. 0.01) as QUERY_EXECUTIONS records "
+                "in the store (default 0: none)")
 TARGETS_INI = ("flakebench_targets",
                "named targets, one per line: NAME = URL (also [tool.flakebench.targets.NAME] in "
                "pyproject.toml and env FLAKEBENCH_TARGET_<NAME>)")
@@ -69,7 +72,7 @@ def addoption(parser: pytest.Parser) -> None:
     for spec in (COMPARE, COMPARE_FAIL, HTML):
         parser.addini(spec[1], help=spec[3], default=None)
     for spec, metavar in ((JOIN, "SECONDS"), (DEAD, "SECONDS"), (DRAIN, "SECONDS"),
-                          (PARTIAL, "fail|warn")):
+                          (PARTIAL, "fail|warn"), (QUERY_SAMPLE, "RATE")):
         group.addoption(f"--{spec[0].replace('_', '-')}", metavar=metavar, default=None,
                         dest=spec[0], help=f"{spec[3]}. Env {spec[2]}, ini {spec[1]}.")
         parser.addini(spec[1], help=spec[3], default=None)
@@ -93,6 +96,7 @@ class Settings:
     dead_after_s: float = 5.0
     drain_timeout_s: float = 10.0
     partial_fails: bool = True
+    query_sample: float = 0.0
     compare: str | None = None  # last | RUN | baseline:NAME; None: not asked
     compare_fail: str | None = None  # "p95:+10%,qps:-5%"
     html_path: Path | None = None
@@ -136,6 +140,21 @@ def _seconds(config: pytest.Config, spec: tuple[str, str, str, str], default: fl
     return seconds
 
 
+def _fraction(config: pytest.Config, spec: tuple[str, str, str, str]) -> float:
+    raw = _raw(config, spec)
+    if raw is None:
+        return 0.0
+    value, source = raw
+    try:
+        fraction = float(str(value).strip().rstrip("%")) / (100 if "%" in str(value) else 1)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise pytest.UsageError(f"{source}={value!r}: expected a fraction between 0 and 1, "
+                                f"e.g. 0.01 (or 1%)")
+    return fraction
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Resolve every setting; bad values are a usage error naming their source and the fix."""
     enabled_raw = _raw(config, ENABLE)
@@ -173,7 +192,8 @@ def resolve(config: pytest.Config) -> Settings:
                     join_timeout_s=_seconds(config, JOIN, 120.0),
                     dead_after_s=_seconds(config, DEAD, 5.0),
                     drain_timeout_s=_seconds(config, DRAIN, 10.0),
-                    partial_fails=partial == "fail", compare=compare,
+                    partial_fails=partial == "fail",
+                    query_sample=_fraction(config, QUERY_SAMPLE), compare=compare,
                     compare_fail=compare_fail,
                     html_path=Path(str(html_raw[0])) if html_raw else None)
 

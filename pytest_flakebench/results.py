@@ -145,6 +145,20 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryRecord:
+    """One sampled operation (``QUERY_EXECUTIONS``)."""
+
+    worker_id: str
+    seq: int
+    kind: str
+    phase: str
+    started_at: float  # epoch seconds
+    latency_us: int
+    ok: bool
+    error_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SLOCheck:
     """One SLO limit and what was measured against it."""
 
@@ -216,6 +230,7 @@ class RunResult:
     messages: tuple[str, ...] = ()  # notes shown with the result (partial run, cancelled…)
     plugin_version: str = ""
     control: dict[str, Any] = field(default_factory=dict)  # control-plane lag, connection split
+    queries: tuple[QueryRecord, ...] = ()  # sampled per-query records (not in to_dict)
     steps: tuple[dict[str, Any], ...] = ()  # find_max: one entry per step
     find_max: dict[str, Any] = field(default_factory=dict)  # best concurrency, qps, stop reason
 

@@ -179,7 +179,7 @@ class BenchSession:
         ctx = WorkerContext(plane=self.plane(), session_id=self.session_id,
                             worker_id=self.worker_id, base_dir=s.rootdir,
                             duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
-                            drain_timeout_s=s.drain_timeout_s)
+                            drain_timeout_s=s.drain_timeout_s, query_sample=s.query_sample)
         return run_worker(ctx, test_id=item.nodeid, template=template, target=target,
                           python_ops=python_ops)
 

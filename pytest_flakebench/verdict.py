@@ -15,7 +15,14 @@ from pytest_flakebench import __version__
 from pytest_flakebench.assemble import stats_from_aggregate
 from pytest_flakebench.engine.recorder import Cell
 from pytest_flakebench.fingerprint import make_fingerprint
-from pytest_flakebench.results import RunResult, Snapshot, Status, Verdict, WorkerSummary
+from pytest_flakebench.results import (
+    QueryRecord,
+    RunResult,
+    Snapshot,
+    Status,
+    Verdict,
+    WorkerSummary,
+)
 from pytest_flakebench.slo import evaluate
 from pytest_flakebench.template import Template
 from pytest_flakebench.urls import redact_url
@@ -50,6 +57,7 @@ class Measured:
     messages: list[str] = field(default_factory=list)
     partial_fails: bool = True  # a PARTIAL run fails its test (else it only warns)
     control: dict[str, Any] = field(default_factory=dict)
+    queries: tuple[QueryRecord, ...] = ()  # sampled per-query records
     steps: tuple[dict[str, Any], ...] = ()  # find_max
     find_max: dict[str, Any] = field(default_factory=dict)
 
@@ -100,6 +108,7 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         warmup_s=measured.warmup_s, overall=overall, kinds=kinds, slo=checks,
         workers=measured.workers, snapshots=measured.snapshots, messages=tuple(messages),
         plugin_version=__version__, control=measured.control, steps=measured.steps,
+        queries=measured.queries,
         find_max=measured.find_max,
     )
 

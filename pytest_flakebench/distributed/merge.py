@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_WARMUP, Cell
 from pytest_flakebench.engine.runner import EngineOutcome
 from pytest_flakebench.histogram import LatencyHistogram
-from pytest_flakebench.results import Snapshot
+from pytest_flakebench.results import QueryRecord, Snapshot
 
 PAYLOAD_VERSION = 1
 
@@ -47,6 +47,7 @@ def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,
     snapshots: list[dict[str, Any]] = []
     extra: dict[str, Any] = {"measurement_s": 0.0, "warmup_s": 0.0, "started_at": None,
                              "ended_at": None}
+    extra_queries: list[list[Any]] = []
     if outcome is not None:
         for index, kind in enumerate(outcome.kinds):
             kinds[kind] = {
@@ -54,12 +55,14 @@ def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,
                 "warmup": cell_to_dict(outcome.aggregate.cells[PHASE_WARMUP][index]),
             }
         snapshots = [s.to_dict() for s in outcome.snapshots]
+        extra_queries = [list(q) for q in outcome.queries]
         extra = {"measurement_s": outcome.measurement_s, "warmup_s": outcome.warmup_s,
                  "started_at": outcome.started_at, "ended_at": outcome.ended_at}
         messages = [*outcome.messages, *messages]
     return {"v": PAYLOAD_VERSION, "worker_id": worker_id, "host": host, "status": status,
             "connections": connections, "kinds": kinds, "snapshots": snapshots,
-            "messages": list(messages), "meta": dict(meta or {}), **extra}
+            "messages": list(messages), "meta": dict(meta or {}), "queries": extra_queries,
+            **extra}
 
 
 def merge_cells(payloads: Sequence[dict[str, Any]], kinds: Sequence[str]) -> list[list[Cell]]:
@@ -91,6 +94,19 @@ def snapshots_of(payloads: Sequence[dict[str, Any]]) -> list[Snapshot]:
     """Every worker's snapshots, ordered by time then worker."""
     found = [Snapshot.from_dict(s) for p in payloads for s in p["snapshots"]]
     return sorted(found, key=lambda s: (s.ts, s.worker_id))
+
+
+def queries_of(payloads: Sequence[dict[str, Any]]) -> list[QueryRecord]:
+    """Every worker's sampled operations, numbered per worker."""
+    found: list[QueryRecord] = []
+    for p in payloads:
+        for seq, (kind, phase, started_at, latency_us, ok, code) in enumerate(
+                p.get("queries", [])):
+            found.append(QueryRecord(worker_id=str(p["worker_id"]), seq=seq, kind=str(kind),
+                                     phase=str(phase), started_at=float(started_at),
+                                     latency_us=int(latency_us), ok=bool(ok),
+                                     error_code=None if code is None else str(code)))
+    return found
 
 
 Operation = Literal["read", "write"]

@@ -45,6 +45,7 @@ class WorkerContext:
     duration_scale: float
     join_timeout_s: float
     drain_timeout_s: float
+    query_sample: float = 0.0
 
 
 class _Follower:
@@ -133,6 +134,7 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
     except FlakebenchError as exc:
         plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=str(exc))
         raise
+    prepared.driver.tag_run(run_id)  # before any benchmark connection opens
     outcome: EngineOutcome | None = None
     try:
         plane.join(run_id, ctx.worker_id, host, "READY",
@@ -209,7 +211,8 @@ def _follow(ctx: WorkerContext, run_id: str,
     config = engine_config(prepared, duration_scale=ctx.duration_scale,
                            worker_id=ctx.worker_id, connections=threads,
                            thread_base=int(start.data["thread_base"].get(ctx.worker_id, 0)),
-                           total_threads=int(start.data["total_threads"]))
+                           total_threads=int(start.data["total_threads"]),
+                           query_sample=ctx.query_sample)
     config = replace(config, controlled=True, active_connections=connections,
                      rate_qps=rate if prepared.template.mode == "qps" else 0.0,
                      start_in_measurement=start.data.get("phase") == "MEASUREMENT",

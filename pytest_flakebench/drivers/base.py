@@ -90,6 +90,10 @@ class Driver(Protocol):
         """Up to ``limit`` distinct values of ``column`` (for ``{"sample": column}`` params)."""
         ...
 
+    def tag_run(self, run_id: str) -> None:
+        """Label this run's statements server side (Snowflake QUERY_TAG); may do nothing."""
+        ...
+
     def check_statement(self, sql: str, param_count: int) -> None:
         """Parse ``sql`` without running it; raise ``TargetError`` with the server's text."""
         ...

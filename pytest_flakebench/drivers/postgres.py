@@ -309,6 +309,9 @@ class PostgresDriver:
         ).fetchall()
         return [r[0] for r in rows[:limit]]
 
+    def tag_run(self, run_id: str) -> None:
+        """Nothing to do: statements carry a ``/* flakebench:kind */`` comment already."""
+
     def check_statement(self, sql: str, param_count: int) -> None:
         """Parse and analyse ``sql`` (``%s`` style) as a prepared statement; never execute it.
 

@@ -238,6 +238,9 @@ class SqliteDriver:
         ).fetchall()
         return [r[0] for r in rows[:limit]]
 
+    def tag_run(self, run_id: str) -> None:
+        """Nothing to do: statements carry a ``/* flakebench:kind */`` comment already."""
+
     def check_statement(self, sql: str, param_count: int) -> None:
         """Compile ``sql`` under ``EXPLAIN`` (which never runs it) with ``param_count`` NULLs.
 

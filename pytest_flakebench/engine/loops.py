@@ -7,6 +7,7 @@ thread's ``ThreadRecorder`` under its lock, inline, because this runs once per o
 
 from __future__ import annotations
 
+import random
 import time
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_flakebench.engine.runner import Engine
 
 NS = 1_000_000_000
+QUERY_CAP = 100_000  # sampled records kept per thread, at most
 # Transient errors worth another try (SQLSTATE serialization_failure, deadlock_detected).
 RETRYABLE = frozenset({"40001", "40P01"})
 
@@ -41,6 +43,8 @@ def closed_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     kinds = len(plans)
     execute = conn.execute
     calls = [p.call for p in plans]
+    sample = cfg.query_sample
+    sampler = random.Random(f"{cfg.seed}:sample:{cfg.worker_id}:{index}")
     think_lo, think_hi = cfg.think_time_s
     think = think_hi > 0
     max_tries = cfg.max_tries
@@ -82,8 +86,10 @@ def closed_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                     continue
                 t1 = clock()
                 rec.in_flight = 0
-                rec.error(PHASE_WARMUP if t0 < measure_ns else PHASE_MEASUREMENT, k,
-                          err.code, err.message, retries=tries - 1)
+                phase = PHASE_WARMUP if t0 < measure_ns else PHASE_MEASUREMENT
+                rec.error(phase, k, err.code, err.message, retries=tries - 1)
+                if sample and sampler.random() < sample and len(rec.queries) < QUERY_CAP:
+                    rec.queries.append((k, phase, t0, (t1 - t0) // 1000, False, err.code))
                 engine._recover(conn)
                 break
             t1 = clock()
@@ -98,6 +104,8 @@ def closed_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 latencies[us] = latencies.get(us, 0) + 1
                 tally.ops += 1
                 tally.retries += tries - 1
+            if sample and sampler.random() < sample and len(rec.queries) < QUERY_CAP:
+                rec.queries.append((k, 0 if slot < kinds else 1, t0, us, True, None))
             break
         if think:
             time.sleep(think_lo if think_lo == think_hi else rng.uniform(think_lo, think_hi))
@@ -122,6 +130,8 @@ def open_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     resume = shared.resume
     arrival_lock = shared.arrival_lock
     calls = [p.call for p in plans]
+    sample = cfg.query_sample
+    sampler = random.Random(f"{cfg.seed}:sample:{cfg.worker_id}:{index}")
     poisson = cfg.arrivals == "poisson"
     gaps = shared.arrival_rng
     interval_ns = NS / cfg.rate_qps
@@ -170,6 +180,9 @@ def open_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
             err = engine.driver.classify_error(exc)
             rec.error(PHASE_WARMUP if slot < kinds else PHASE_MEASUREMENT, k,
                       err.code, err.message)
+            if sample and sampler.random() < sample and len(rec.queries) < QUERY_CAP:
+                rec.queries.append((k, 0 if slot < kinds else 1, intended,
+                                    (clock() - intended) // 1000, False, err.code))
             engine._recover(conn)
             continue
         t1 = clock()
@@ -188,3 +201,5 @@ def open_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 tally.lag_max_us = lag_us
             if lag > late_ns:
                 tally.late += 1
+        if sample and sampler.random() < sample and len(rec.queries) < QUERY_CAP:
+            rec.queries.append((k, 0 if slot < kinds else 1, intended, us, True, None))

@@ -87,7 +87,7 @@ class Tally:
 class ThreadRecorder:
     """Interval tallies of one thread, indexed by ``phase * kind_count + kind_index``."""
 
-    __slots__ = ("_kind_count", "cells", "in_flight", "lock")
+    __slots__ = ("_kind_count", "cells", "in_flight", "lock", "queries")
 
     def __init__(self, kind_count: int) -> None:
         self._kind_count = kind_count
@@ -95,6 +95,9 @@ class ThreadRecorder:
         self.cells: list[Tally | None] = [None] * (2 * kind_count)
         self.lock = threading.Lock()
         self.in_flight = 0
+        # Sampled per-query records: (kind, phase, t0_ns, latency_us, ok, error code); this
+        # thread appends, the engine reads them once every thread has left.
+        self.queries: list[tuple[int, int, int, int, bool, str | None]] = []
 
     def ok(self, phase: int, kind: int, latency_us: int) -> None:
         """Record a successful operation."""

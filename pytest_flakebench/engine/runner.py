@@ -67,6 +67,7 @@ class EngineConfig:
     arrivals: str = "constant"
     late_after_s: float = 0.01
     drop_after_s: float = 1.0
+    query_sample: float = 0.0  # fraction of operations kept as QUERY_EXECUTIONS records
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ class EngineOutcome:
     measurement_s: float
     messages: list[str] = field(default_factory=list)
     interrupt: BaseException | None = None
+    # sampled operations: (kind, phase, started_at epoch, latency_us, ok, error code)
+    queries: list[tuple[str, str, float, int, bool, str | None]] = field(default_factory=list)
 
 
 class _Shared:
@@ -342,7 +345,11 @@ class Engine:
         measure_ns = min(shared.measure_ns, window_end)
         measurement_s = max(0, window_end - measure_ns) / NS
         warmup_s = (measure_ns - start_ns) / NS
+        queries = [(self._kinds[k], PHASE_NAMES[phase], started_at + (t0 - start_ns) / NS, us,
+                    ok, code)
+                   for rec in self._recorders for k, phase, t0, us, ok, code in rec.queries]
         return EngineOutcome(
+            queries=queries,
             status="CANCELLED" if interrupt is not None else "COMPLETED",
             kinds=self._kinds,
             aggregate=aggregate,

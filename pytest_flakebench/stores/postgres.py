@@ -34,6 +34,7 @@ _INSERT_KIND = rows.insert_sql(f"{SCHEMA}.TEST_KIND_STATISTICS", rows.KIND_COLUM
 _INSERT_SNAPSHOT = rows.insert_sql(
     f"{SCHEMA}.WORKER_METRICS_SNAPSHOTS", rows.SNAPSHOT_COLUMNS, "%s"
 )
+_COPY_QUERIES = f"COPY {SCHEMA}.QUERY_EXECUTIONS ({', '.join(rows.QUERY_COLUMNS)}) FROM STDIN"
 # Serialises concurrent `store init` runs: CREATE ... IF NOT EXISTS alone can still race.
 _INIT_LOCK_KEY = 0x666C616B65  # "flake"
 
@@ -150,6 +151,11 @@ class PostgresStore:
                 cur.executemany(_INSERT_KIND, kinds)
                 if snapshots:
                     cur.executemany(_INSERT_SNAPSHOT, snapshots)
+                queries = rows.query_rows(run)
+                if queries:
+                    with cur.copy(_COPY_QUERIES) as copy:  # COPY: the bulk path for many rows
+                        for record in queries:
+                            copy.write_row(record)
 
         try:
             self._run(f"cannot save run {run.run_id}", body)

@@ -41,6 +41,10 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "ERRORS", "IN_FLIGHT", "QPS", "P50_US", "P95_US", "P99_US", "HISTOGRAM", "ACTIVE_CONNECTIONS",
 )
 
+QUERY_COLUMNS: tuple[str, ...] = (
+    "RUN_ID", "WORKER_ID", "SEQ", "KIND", "PHASE", "STARTED_AT", "LATENCY_US", "OK", "ERROR_CODE",
+)
+
 # What get_run reads back from WORKER_METRICS_SNAPSHOTS, in Snapshot field order (TS_EPOCH, not
 # TS: a timestamp column rounds to microseconds and the round trip must be exact).
 SNAPSHOT_READ_COLUMNS: tuple[str, ...] = (
@@ -163,6 +167,12 @@ def snapshot_rows(run: RunResult, codec: Codec) -> list[Row]:
          s.active_connections)
         for i, s in enumerate(run.snapshots)
     ]
+
+
+def query_rows(run: RunResult) -> list[Row]:
+    """``QUERY_EXECUTIONS`` rows of the sampled operations."""
+    return [(run.run_id, q.worker_id, q.seq, q.kind, q.phase, q.started_at, q.latency_us,
+             1 if q.ok else 0, q.error_code) for q in run.queries]
 
 
 def run_from_rows(result_json: Any, snapshots: Sequence[Row]) -> RunResult:

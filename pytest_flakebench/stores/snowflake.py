@@ -75,6 +75,8 @@ _INSERT_KIND = flatten_insert("TEST_KIND_STATISTICS", rows.KIND_COLUMNS,
                               _TYPES["TEST_KIND_STATISTICS"])
 _INSERT_SNAPSHOT = flatten_insert("WORKER_METRICS_SNAPSHOTS", rows.SNAPSHOT_COLUMNS,
                                   _TYPES["WORKER_METRICS_SNAPSHOTS"])
+_INSERT_QUERY = flatten_insert("QUERY_EXECUTIONS", rows.QUERY_COLUMNS,
+                               _TYPES["QUERY_EXECUTIONS"])
 
 
 class SnowflakeStore:
@@ -184,7 +186,8 @@ class SnowflakeStore:
                     cur.execute("ROLLBACK")
                     return "run is already stored"
                 for sql, batch in ((_INSERT_RESULT, results), (_INSERT_KIND, kinds),
-                                   (_INSERT_SNAPSHOT, snapshots)):
+                                   (_INSERT_SNAPSHOT, snapshots),
+                                   (_INSERT_QUERY, rows.query_rows(run))):
                     if batch:
                         cur.execute(sql, (json.dumps(batch, separators=(",", ":")),))
                 cur.execute("COMMIT")

@@ -25,6 +25,7 @@ _CODEC = rows.Codec(timestamp=rows.iso_utc, json=rows.json_text)
 _INSERT_RESULT = rows.insert_sql("TEST_RESULTS", rows.RESULT_COLUMNS, "?")
 _INSERT_KIND = rows.insert_sql("TEST_KIND_STATISTICS", rows.KIND_COLUMNS, "?")
 _INSERT_SNAPSHOT = rows.insert_sql("WORKER_METRICS_SNAPSHOTS", rows.SNAPSHOT_COLUMNS, "?")
+_INSERT_QUERY = rows.insert_sql("QUERY_EXECUTIONS", rows.QUERY_COLUMNS, "?")
 
 
 def schema_sql() -> str:
@@ -121,6 +122,7 @@ class SQLiteStore:
             conn.executemany(_INSERT_RESULT, results)
             conn.executemany(_INSERT_KIND, kinds)
             conn.executemany(_INSERT_SNAPSHOT, snapshots)
+            conn.executemany(_INSERT_QUERY, rows.query_rows(run))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

@@ -198,3 +198,35 @@ def test_text_keys_come_from_a_cached_value_pool(pytester: pytest.Pytester, pg_d
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]])
+def test_sampled_query_executions_are_stored(pytester: pytest.Pytester, pg_dsn: str,
+                                             pg_orders: str, xdist: list[str]) -> None:
+    import sqlite3
+
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
+                                mix={{"point_lookup": 90, "insert": 10}}, concurrency=2,
+                                duration="1s", warmup="0.2s")
+        def test_sampled():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--flakebench", "--flakebench-query-sample=0.1",
+                                           "--flakebench-json=out.json", *xdist)
+    result.assert_outcomes(passed=1)
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    db = sqlite3.connect(pytester.path / ".flakebench" / "flakebench.db")
+    rows = db.execute("SELECT KIND, PHASE, OK, LATENCY_US, WORKER_ID FROM QUERY_EXECUTIONS "
+                      "WHERE RUN_ID = ?", (run["run_id"],)).fetchall()
+    db.close()
+    measured = [r for r in rows if r[1] == "MEASUREMENT"]
+    attempts = run["overall"]["ops"] + run["overall"]["errors"]
+    assert abs(len(measured) / attempts - 0.1) < 0.02
+    assert {r[0] for r in rows} == {"point_lookup", "insert"}
+    assert all(r[2] == 1 and r[3] >= 1 for r in rows)
+    assert {r[4] for r in rows} == ({"gw0", "gw1"} if xdist else {"main"})

@@ -1,0 +1,15 @@
+-- Per-query records, sampled (--flakebench-query-sample RATE; off by default). Recorded by each
+-- worker outside the timed region, sent with its final report and bulk loaded by the controller
+-- in the run's transaction. STARTED_AT is epoch seconds on the worker's clock.
+CREATE TABLE IF NOT EXISTS QUERY_EXECUTIONS (
+    RUN_ID      VARCHAR NOT NULL,
+    WORKER_ID   VARCHAR NOT NULL,
+    SEQ         INTEGER NOT NULL,
+    KIND        VARCHAR NOT NULL,
+    PHASE       VARCHAR NOT NULL,
+    STARTED_AT  FLOAT NOT NULL,
+    LATENCY_US  BIGINT NOT NULL,
+    OK          INTEGER NOT NULL,
+    ERROR_CODE  VARCHAR,
+    PRIMARY KEY (RUN_ID, WORKER_ID, SEQ)
+);
