@@ -25,26 +25,34 @@ QUERY_CAP = 100_000  # sampled records kept per thread, at most
 RETRYABLE = frozenset({"40001", "40P01"})
 
 
+class _ThreadSetup:
+    """What both loops hold in locals: the plans unpacked, the thread's context and recorder."""
+
+    def __init__(self, engine: Engine, index: int) -> None:
+        cfg = engine.config
+        self.sqls = [p.sql for p in cfg.plans]
+        self.makers = [p.make_params for p in cfg.plans]
+        self.calls = [p.call for p in cfg.plans]
+        self.kinds = len(cfg.plans)
+        self.schedule = cfg.schedule
+        self.length = len(cfg.schedule)
+        self.position = thread_offset(index, cfg.connections, self.length)
+        self.ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
+                                 stride=cfg.total_threads or cfg.connections)
+        self.rec = engine._recorders[index]
+        # a generator of its own, so sampling never shifts the parameters' random stream
+        self.sampler = random.Random(f"{cfg.seed}:sample:{cfg.worker_id}:{index}")
+
+
 def closed_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     """Closed loop: each operation starts when the previous one on this connection ends."""
-    cfg = engine.config
-    shared = engine._shared
-    clock = engine.clock
-    plans = cfg.plans
-    sqls = [p.sql for p in plans]
-    makers = [p.make_params for p in plans]
-    schedule = cfg.schedule
-    length = len(schedule)
-    position = thread_offset(index, cfg.connections, length)
-    ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
-                        stride=cfg.total_threads or cfg.connections)
-    rec = engine._recorders[index]
+    cfg, shared, clock = engine.config, engine._shared, engine.clock
+    t = _ThreadSetup(engine, index)
+    sqls, makers, calls, schedule, ctx, rec = t.sqls, t.makers, t.calls, t.schedule, t.ctx, t.rec
+    length, position, kinds, sampler = t.length, t.position, t.kinds, t.sampler
     lock = rec.lock
-    kinds = len(plans)
     execute = conn.execute
-    calls = [p.call for p in plans]
     sample = cfg.query_sample
-    sampler = random.Random(f"{cfg.seed}:sample:{cfg.worker_id}:{index}")
     think_lo, think_hi = cfg.think_time_s
     think = think_hi > 0
     max_tries = cfg.max_tries
@@ -110,28 +118,18 @@ def closed_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
         if think:
             time.sleep(think_lo if think_lo == think_hi else rng.uniform(think_lo, think_hi))
 
+
 def open_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     """Open loop: claim the next intended time, wait for it, measure from it."""
-    cfg = engine.config
-    shared = engine._shared
-    clock = engine.clock
-    plans = cfg.plans
-    sqls = [p.sql for p in plans]
-    makers = [p.make_params for p in plans]
-    schedule = cfg.schedule
-    length = len(schedule)
-    position = thread_offset(index, cfg.connections, length)
-    ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
-                        stride=cfg.total_threads or cfg.connections)
-    rec = engine._recorders[index]
+    cfg, shared, clock = engine.config, engine._shared, engine.clock
+    t = _ThreadSetup(engine, index)
+    sqls, makers, calls, schedule, ctx, rec = t.sqls, t.makers, t.calls, t.schedule, t.ctx, t.rec
+    length, position, kinds, sampler = t.length, t.position, t.kinds, t.sampler
     lock = rec.lock
-    kinds = len(plans)
     execute = conn.execute
     resume = shared.resume
     arrival_lock = shared.arrival_lock
-    calls = [p.call for p in plans]
     sample = cfg.query_sample
-    sampler = random.Random(f"{cfg.seed}:sample:{cfg.worker_id}:{index}")
     poisson = cfg.arrivals == "poisson"
     gaps = shared.arrival_rng
     interval_ns = NS / cfg.rate_qps
