@@ -1,6 +1,6 @@
-"""How fast each results store takes a run with 100k snapshot rows (``save_run``, one transaction).
+"""How fast each results store takes 100k rows in one ``save_run`` (one transaction).
 
-    python benchmarks/store_bulk.py [--rows 100000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+    python benchmarks/store_bulk.py [--rows 100000] [--table snapshots|queries] [--pg URL]
 
 SQLite: a temporary file (``executemany``). PostgreSQL: a throwaway database created next
 to the given one and dropped after (pipelined ``executemany``). Snowflake: a ``fakesnow -s``
@@ -24,14 +24,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.results import QueryRecord, RunResult
 from pytest_flakebench.stores import open_store
 from tests.integration.factories import make_run
 
 
-def big_run(rows: int) -> RunResult:
-    """A run whose snapshot list holds ``rows`` rows (the one-second snapshot, repeated)."""
+def big_run(rows: int, table: str = "snapshots") -> RunResult:
+    """A run with ``rows`` snapshot rows, or ``rows`` sampled QUERY_EXECUTIONS records."""
     run = make_run(snapshots_per_worker=1)
+    if table == "queries":
+        queries = tuple(QueryRecord(worker_id="gw0", seq=i, kind="point_lookup",
+                                    phase="MEASUREMENT", started_at=1.8e9 + i / 1000,
+                                    latency_us=100 + i % 900, ok=i % 50 != 0,
+                                    error_code=None if i % 50 else "40001")
+                        for i in range(rows))
+        return dataclasses.replace(run, queries=queries)
     base = run.snapshots[0]
     snaps = tuple(dataclasses.replace(base, seq=i, ts=base.ts + i) for i in range(rows))
     return dataclasses.replace(run, snapshots=snaps)
@@ -78,10 +85,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--table", choices=("snapshots", "queries"), default="snapshots",
+                        help="which rows to bulk load: WORKER_METRICS_SNAPSHOTS or "
+                             "QUERY_EXECUTIONS (default snapshots)")
     args = parser.parse_args()
     results: list[tuple[str, float | str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        results.append(("sqlite", timed_save(f"sqlite:///{tmp}/bulk.db", big_run(args.rows))))
+        sqlite_url = f"sqlite:///{tmp}/bulk.db"
+        results.append(("sqlite", timed_save(sqlite_url, big_run(args.rows, args.table))))
     try:
         import psycopg
 
@@ -90,7 +101,7 @@ def main() -> None:
             conn.execute(f"CREATE DATABASE {name}")
         try:
             url = urlunsplit(urlsplit(args.pg)._replace(path=f"/{name}"))
-            results.append(("postgresql", timed_save(url, big_run(args.rows))))
+            results.append(("postgresql", timed_save(url, big_run(args.rows, args.table))))
         finally:
             with psycopg.connect(args.pg, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -104,12 +115,14 @@ def main() -> None:
         try:
             url = (f"snowflake://fake:snow@fakesnow/BULK/FLAKEBENCH?host=127.0.0.1&port={port}"
                    "&protocol=http")
-            results.append(("snowflake (fakesnow)", timed_save(url, big_run(args.rows))))
+            run = big_run(args.rows, args.table)
+            results.append(("snowflake (fakesnow)", timed_save(url, run)))
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait()
     base = results[0][1]
-    print(f"save_run of one run with {args.rows:,} snapshot rows (one transaction)")
+    what = "snapshot" if args.table == "snapshots" else "QUERY_EXECUTIONS"
+    print(f"save_run of one run with {args.rows:,} {what} rows (one transaction)")
     print(f"{'store':<22} {'seconds':>9} {'rows/s':>12} {'vs sqlite':>10}")
     for name, value in results:
         if isinstance(value, str):
