@@ -234,7 +234,8 @@ class BenchSession:
             reporter.write_line(f"stored in {self._store.redacted_url} "
                                 f"(flakebench runs / flakebench show RUN_ID)")
         for path in self.spooled:
-            reporter.write_line(f"store unreachable: run spooled to {path}", yellow=True)
+            reporter.write_line(f"store unreachable: run spooled to {path}; send it later with "
+                                f"`flakebench upload`", yellow=True)
         if self.settings.json_path is not None:
             reporter.write_line(f"JSON written to {self.settings.json_path}")
 

@@ -16,6 +16,7 @@ from pytest_flakebench.cli import (
     runs_cmds,
     store_cmds,
     templates_cmds,
+    upload_cmds,
 )
 from pytest_flakebench.errors import FlakebenchError
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_cmds.add_parsers(sub)
     connections_cmds.add_parsers(sub)
     templates_cmds.add_parsers(sub)
+    upload_cmds.add_parsers(sub)
     return parser
 
 

@@ -194,3 +194,25 @@ def test_as_a_process(store_url: str, tmp_path: Path) -> None:
     missing = flakebench("show", "nope", "--store", store_url)
     assert missing.returncode == 2
     assert "Traceback" not in missing.stderr
+
+
+def test_upload_sends_spooled_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    spool = tmp_path / ".flakebench" / "spool"
+    spool.mkdir(parents=True)
+    run = make_run(run_id="spooled1")
+    (spool / "spooled1.json").write_text(json.dumps(run.to_dict()))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    assert main(["upload", "--store", url]) == 0
+    assert "uploaded run spooled1" in capsys.readouterr().out
+    assert not list(spool.glob("*.json"))
+    store = open_store(url)
+    try:
+        stored = store.get_run("spooled1")
+    finally:
+        store.close()
+    assert stored is not None
+    assert stored.to_dict() == run.to_dict()
+    assert main(["upload", "--store", url]) == 0  # nothing left: says so, exits 0
+    assert "no spooled runs" in capsys.readouterr().out
