@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pytest_flakebench.errors import TargetError
 from pytest_flakebench.identifiers import TableName
 
 TypeClass = Literal["int", "float", "decimal", "text", "bool", "date", "timestamp", "uuid", "bytes",
@@ -38,6 +39,15 @@ class TableInfo:
             if col.name.lower() == name.lower():
                 return col
         return None
+
+    def require_column(self, name: str) -> Column:
+        """The column named ``name``; ``TargetError`` listing the table's columns if absent."""
+        col = self.column(name)
+        if col is None:
+            names = ", ".join(c.name for c in self.columns)
+            raise TargetError(f"column {name!r} not found in table '{self.table}' "
+                              f"(columns: {names})")
+        return col
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,11 +282,7 @@ class PostgresDriver:
 
     def key_bounds(self, info: TableInfo, column: str) -> tuple[int | None, int | None, int]:
         """``(min, max, row_count)``; min and max are None unless the column is an integer."""
-        col = info.column(column)
-        if col is None:
-            names = ", ".join(c.name for c in info.columns)
-            raise TargetError(f"column {column!r} not found in table '{info.table}' "
-                              f"(columns: {names})")
+        col = info.require_column(column)
         quoted = quote_ident(col.name)
         if col.type_class == "int":
             sql = f"SELECT min({quoted}), max({quoted}), count(*) FROM {info.table.quoted()}"
@@ -297,11 +293,7 @@ class PostgresDriver:
 
     def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
         """Up to ``limit`` distinct non-null values of ``column``, in random order."""
-        col = info.column(column)
-        if col is None:
-            names = ", ".join(c.name for c in info.columns)
-            raise TargetError(f"column {column!r} not found in table '{info.table}' "
-                              f"(columns: {names})")
+        col = info.require_column(column)
         quoted = quote_ident(col.name)
         rows = self._meta.execute(
             f"SELECT v FROM (SELECT DISTINCT {quoted} AS v FROM {info.table.quoted()} "

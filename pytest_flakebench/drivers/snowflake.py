@@ -314,11 +314,7 @@ class SnowflakeDriver:
 
     def key_bounds(self, info: TableInfo, column: str) -> tuple[int | None, int | None, int]:
         """``(min, max, row_count)``; hybrid tables must be keyed by their primary key."""
-        col = info.column(column)
-        if col is None:
-            names = ", ".join(c.name for c in info.columns)
-            raise TargetError(f"column {column!r} not found in table '{info.table}' "
-                              f"(columns: {names})")
+        col = info.require_column(column)
         if self.table_type == "hybrid" and (len(info.primary_key) != 1
                                             or info.primary_key[0] != col.name):
             raise TargetError(
@@ -336,11 +332,7 @@ class SnowflakeDriver:
 
     def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
         """Up to ``limit`` distinct non-null values of ``column``, in random order."""
-        col = info.column(column)
-        if col is None:
-            names = ", ".join(c.name for c in info.columns)
-            raise TargetError(f"column {column!r} not found in table '{info.table}' "
-                              f"(columns: {names})")
+        col = info.require_column(column)
         q = quote_ident(col.name)
         found = self._query(f"SELECT v FROM (SELECT DISTINCT {q} AS v FROM {info.table.quoted()} "
                             f"WHERE {q} IS NOT NULL LIMIT {int(limit) * 4}) s ORDER BY RANDOM()")

@@ -208,11 +208,7 @@ class SqliteDriver:
 
     def key_bounds(self, info: TableInfo, column: str) -> tuple[int | None, int | None, int]:
         """``(min, max, row_count)``; min and max are None unless the column is an integer."""
-        col = info.column(column)
-        if col is None:
-            names = ", ".join(c.name for c in info.columns)
-            raise TargetError(f"column {column!r} not found in table '{info.table}' "
-                              f"(columns: {names})")
+        col = info.require_column(column)
         table = info.table.quoted()
         if col.type_class != "int":
             (count,) = self._meta.execute(f"SELECT count(*) FROM {table}").fetchone()
@@ -226,11 +222,7 @@ class SqliteDriver:
 
     def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
         """Up to ``limit`` distinct non-null values of ``column``, in random order."""
-        col = info.column(column)
-        if col is None:
-            names = ", ".join(c.name for c in info.columns)
-            raise TargetError(f"column {column!r} not found in table '{info.table}' "
-                              f"(columns: {names})")
+        col = info.require_column(column)
         quoted = quote_ident(col.name)
         rows = self._meta.execute(
             f"SELECT v FROM (SELECT DISTINCT {quoted} AS v FROM {info.table.quoted()} "
