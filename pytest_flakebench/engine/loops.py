@@ -71,14 +71,15 @@ def closed_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
         if position == length:
             position = 0
         params = makers[k](ctx)
+        call = calls[k]
+        tries = 1
+        measure_ns = shared.measure_ns
         rec.in_flight = 1
+        # The timed region starts here: nothing but the end check before the round trip.
         t0 = clock()
         if t0 >= shared.end_ns:
             rec.in_flight = 0
             break
-        measure_ns = shared.measure_ns
-        tries = 1
-        call = calls[k]
         while True:
             try:
                 if call is None:
@@ -153,12 +154,13 @@ def open_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
         if position == length:
             position = 0
         params = makers[k](ctx)
+        call = calls[k]
         now = clock()
         if intended > now:
             sleep((intended - now) / NS)
+        slot = k if intended < shared.measure_ns else k + kinds
         t0 = clock()
         lag = t0 - intended
-        slot = k if intended < shared.measure_ns else k + kinds
         if lag > drop_ns:
             with lock:
                 tally = rec.cells[slot]
@@ -167,7 +169,6 @@ def open_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 tally.dropped += 1
             continue
         rec.in_flight = 1
-        call = calls[k]
         try:
             if call is None:
                 execute(sqls[k], params)
