@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pytest_flakebench.drivers.base import Driver, DriverConnection
-from pytest_flakebench.engine.loops import closed_loop, open_loop
+from pytest_flakebench.engine.loops import load_loop
 from pytest_flakebench.engine.recorder import (
     PHASE_MEASUREMENT,
     PHASE_NAMES,
@@ -160,10 +160,7 @@ class Engine:
                 return
             if conn is None or self._shared.stop:
                 return
-            if self.config.mode == "qps":
-                open_loop(self, index, conn)
-            else:
-                closed_loop(self, index, conn)
+            load_loop(self, index, conn)
         finally:
             self._shared.exits.append(self.clock())
             if conn is not None:

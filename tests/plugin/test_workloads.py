@@ -75,13 +75,16 @@ def flaky_function(pg_dsn: str) -> Iterator[str]:
             conn.execute(f"DROP FUNCTION IF EXISTS {name}(float)")
 
 
-@pytest.mark.parametrize("max_tries", [1, 6])
+@pytest.mark.parametrize(("max_tries", "mode"), [(1, "concurrency"), (6, "concurrency"),
+                                                 (1, "qps"), (6, "qps")])
 def test_serialization_failures_are_retried_and_counted(
         pytester: pytest.Pytester, pg_dsn: str, pg_orders: str, flaky_function: str,
-        max_tries: int) -> None:
+        max_tries: int, mode: str) -> None:
+    # one loop body for both modes: qps mode retries exactly as the closed loop does
+    pacing = 'mode="qps", qps=400, slo={"max_late": "100%"}' if mode == "qps" else ""
     marker = f"""target="{pg_dsn}", table="public.{pg_orders}", mix={{"flaky": 100}},
         queries={{"flaky": {{"sql": "SELECT {flaky_function}(0.3)"}}}}, concurrency=2,
-        duration="1s", warmup="0s", max_tries={max_tries}"""
+        duration="1s", warmup="0s", max_tries={max_tries}, {pacing}"""
     result, run = run_one(pytester, marker)
     result.assert_outcomes(passed=1)
     flaky = run["kinds"]["flaky"]
