@@ -133,6 +133,7 @@ class Snapshot:
     p99_us: int
     histogram: str
     active_connections: int = 0  # connections the worker was told to keep busy
+    span_s: float = 0.0  # the interval's length on the worker's clock (0: not recorded)
 
     def to_dict(self) -> dict[str, Any]:
         """Builtins only."""
@@ -141,7 +142,7 @@ class Snapshot:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
         """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,15 @@ BEAT_POLL_S = 0.25
 SETTLE_GAP_S = 0.05  # after a step change, samples this young belong to neither step
 
 
+def run_window(payloads: list[dict[str, Any]], fallback_s: float) -> float:
+    """The run's one measurement window: the workers' windows, each from the controller's
+    SET_PHASE to its STOP as that worker applied them on its own clock (equal to the planned
+    duration unless the run was cut short); their mean when lag made them differ."""
+    windows = [float(p["measurement_s"]) for p in payloads
+               if int(p.get("connections", 0)) > 0 and p.get("started_at") is not None]
+    return sum(windows) / len(windows) if windows else fallback_s
+
+
 class Coordinator:
     """Drives runs one after another from a background thread."""
 
@@ -173,8 +182,13 @@ class Coordinator:
         plane.set_status(run_id, "STARTING", scenario_config=json.dumps(
             template.model_dump(mode="json")), worker_targets_json=json.dumps(split))
         for w in ready:
+            # Each worker opens its connections on this event, before START.
             run.emit("SET_WORKER_TARGET", {"connections": split[w], "threads": threads[w],
-                                           "qps": rates[w]}, target=w)
+                                           "qps": rates[w], "thread_base": bases[w],
+                                           "total_threads": total, "duration_s": duration_s},
+                     target=w)
+        if not self._await_connected(run, ready):
+            return
         first_phase = "WARMUP" if warmup_s > 0 else "MEASUREMENT"
         run.emit("START", {"phase": first_phase, "warmup_s": warmup_s, "duration_s": duration_s,
                            "thread_base": bases, "total_threads": total})
@@ -228,7 +242,9 @@ class Coordinator:
                     step_end = time.monotonic() + fm_step_s
             if t_measure is not None and now >= t_measure + duration_s:
                 run.emit("SET_PHASE", {"phase": "COOLDOWN"})
-                run.emit("STOP", {})
+                # planned: each worker ends on its own clock, duration_s after it applied
+                # SET_PHASE(MEASUREMENT); find_max's early end cuts the window now
+                run.emit("STOP", {"planned": fm is None})
                 plane.set_status(run_id, "STOPPING", phase="COOLDOWN", end_time=time.time())
                 break
             while not self._targets.empty():
@@ -246,7 +262,7 @@ class Coordinator:
             time.sleep(TICK_S)
         t_stop = time.monotonic()
         payloads = self._drain(run, ready)
-        measurement_s = t_stop - t_measure if t_measure is not None else 0.0
+        measurement_s = run_window(payloads, t_stop - t_measure if t_measure is not None else 0.0)
         self._finish(run, row.test_id, template, ready, split, payloads, cancelled,
                      measurement_s=measurement_s, warmup_s=(t_measure or t_stop) - t_start,
                      started_at=started_at, find_max=fm)
@@ -264,6 +280,34 @@ class Coordinator:
                 break
             time.sleep(TICK_S)
         return time.time()
+
+    def _await_connected(self, run: RunBook, ready: list[str]) -> bool:
+        """Wait until every worker has opened its connections; False (run failed) otherwise."""
+        deadline = time.monotonic() + self.settings.join_timeout_s
+        while True:
+            hbs = {h.worker_id: h for h in self.plane.heartbeats(run.run_id)}
+            failed = [w for w in ready if w in hbs and hbs[w].status == "FAILED"]
+            if failed:
+                reasons = "; ".join(f"{w}: {hbs[w].last_error}" for w in failed)
+                self._fail_before_start(run, f"connections failed on {reasons}")
+                return False
+            down = [w for w in ready if w in self._down]
+            if down:
+                self._fail_before_start(run, f"worker(s) {', '.join(down)} went down while "
+                                             f"opening their connections")
+                return False
+            waiting = [w for w in ready if hbs.get(w) is None or hbs[w].status != "CONNECTED"]
+            if not waiting:
+                return True
+            if self._cancel:
+                self._fail_before_start(run, self._cancel, status="CANCELLED")
+                return False
+            if time.monotonic() > deadline:
+                self._fail_before_start(
+                    run, f"worker(s) {', '.join(waiting)} did not open their connections "
+                         f"within {self.settings.join_timeout_s:g}s (--flakebench-join-timeout)")
+                return False
+            time.sleep(TICK_S)
 
     def _await_joins(self, run: RunBook, participants: list[str]) -> dict[str, Heartbeat] | None:
         deadline = time.monotonic() + self.settings.join_timeout_s
@@ -328,10 +372,11 @@ class Coordinator:
         for p in payloads:
             messages.extend(f"{p['worker_id']}: {m}" for m in p.get("messages", []))
             per = merge_cells([p], kinds)
+            # every row uses the run's one window (QPS = ops / that window)
             workers.append(worker_summary(
                 p["worker_id"], host=p["host"], connections=int(p["connections"]),
                 status="CANCELLED" if p["status"] == "CANCELLED" else "COMPLETED",
-                measured=per[1], measurement_s=float(p["measurement_s"])))
+                measured=per[1], measurement_s=measurement_s))
         meta_src: dict[str, Any] = next((p["meta"] for p in payloads if p.get("meta")), {})
         target = str(meta_src.get("target", ""))
         meta = RunMeta(target_kind=scheme_of(target) if target else "", target=target,

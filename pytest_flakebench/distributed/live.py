@@ -32,17 +32,22 @@ class LiveView:
             if not hb.snapshot_json or self.beat_seen.get(hb.worker_id) == hb.last_heartbeat:
                 continue
             self.beat_seen[hb.worker_id] = hb.last_heartbeat
-            snap = json.loads(hb.snapshot_json)
-            key = (hb.worker_id, int(snap["seq"]))
-            if key in self.seen:
-                continue
-            self.seen.add(key)
-            self.snaps.append(snap)
-            self.latest_qps[hb.worker_id] = float(snap["qps"])
-            self.latest[hb.worker_id] = snap["histogram"]
-            if snap["phase"] == "MEASUREMENT":
-                self.measured.add_encoded(snap["histogram"])
-                self.errors += int(snap["errors"])
+            found = json.loads(hb.snapshot_json)
+            # a worker's heartbeat carries its latest few snapshots (one, from older workers)
+            for snap in found if isinstance(found, list) else [found]:
+                self._take(hb.worker_id, snap)
+
+    def _take(self, worker_id: str, snap: dict[str, Any]) -> None:
+        key = (worker_id, int(snap["seq"]))
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.snaps.append(snap)
+        self.latest_qps[worker_id] = float(snap["qps"])
+        self.latest[worker_id] = snap["histogram"]
+        if snap["phase"] == "MEASUREMENT":
+            self.measured.add_encoded(snap["histogram"])
+            self.errors += int(snap["errors"])
 
     def line(self, *, phase: str, elapsed_s: float, alive: int, stale: int, dead: int) -> str:
         """``flakebench NAME  MEASUREMENT  12s/35s  qps …  p50 …  errors …  workers …``."""

@@ -13,6 +13,8 @@ import json
 import socket
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from pytest_flakebench.template import Template
 from pytest_flakebench.workload import PythonOp
 
 POLL_S = 0.02  # event poll interval: control-plane lag stays in the tens of milliseconds
+SNAPSHOTS_PER_BEAT = 4  # the heartbeat's SNAPSHOT_JSON: this worker's latest snapshots
 
 
 class RunAborted(FlakebenchError):
@@ -79,7 +82,7 @@ class _Follower:
                 self.cancelled = True
                 engine.stop()
             else:
-                engine.finish()
+                engine.finish(planned=bool(event.data.get("planned")))
             self.stopped.set()
         applied = time.time()
         self.ctx.plane.mark_applied(self.run_id, event.seq, self.ctx.worker_id, applied,
@@ -170,61 +173,72 @@ def _terminal(plane: ControlPlane, run_id: str) -> RunRow | None:
 
 def _follow(ctx: WorkerContext, run_id: str,
             prepared: Prepared) -> tuple[EngineOutcome | None, int]:
-    """Wait for START, run the engine under the controller's events; ``(outcome, conns)``."""
+    """Open this worker's connections, wait for START, run the engine under the controller.
+
+    Returns ``(outcome, connections)``. The connections open when the controller sends this
+    worker's SET_WORKER_TARGET, before START: the controller starts the run only once every
+    worker has reported ``CONNECTED``, so connection set-up is never part of any window.
+    """
     plane = ctx.plane
     connections = 0
-    threads = 0
-    rate = 0.0
     last_seq = 0
     start: Event | None = None
-    deadline = time.monotonic() + ctx.join_timeout_s
-    while start is None:
-        for event in plane.events_after(run_id, last_seq, ctx.worker_id):
-            if event.type == "SET_WORKER_TARGET":
-                connections = int(event.data["connections"])
-                threads = int(event.data.get("threads", connections))
-                rate = float(event.data.get("qps", 0.0))
-            elif event.type == "START":
-                start = event
-                break
-            elif event.type == "STOP":
-                row = plane.get_run(run_id)
-                reason = row.cancellation_reason if row else None
-                raise RunAborted(reason or "the controller stopped the run before it started")
-            applied = time.time()
-            plane.mark_applied(run_id, event.seq, ctx.worker_id, applied,
-                               (applied - event.created_at) * 1000.0)
-            last_seq = event.seq
-        if start is None:
-            if time.monotonic() > deadline:
-                raise RunAborted(f"no START from the controller within {ctx.join_timeout_s:g}s")
-            time.sleep(POLL_S)
-    applied = time.time()
-    plane.mark_applied(run_id, start.seq, ctx.worker_id, applied,
-                       (applied - start.created_at) * 1000.0)
-    if threads == 0:
-        plane.heartbeat(run_id, ctx.worker_id, status="IDLE", active=0, target=0,
-                        last_event_seq=start.seq)
-        _wait_stop(ctx, run_id, start.seq)
-        return None, 0
-    follower = _Follower(ctx, run_id, start.seq)
-    config = engine_config(prepared, duration_scale=ctx.duration_scale,
-                           worker_id=ctx.worker_id, connections=threads,
-                           thread_base=int(start.data["thread_base"].get(ctx.worker_id, 0)),
-                           total_threads=int(start.data["total_threads"]),
-                           query_sample=ctx.query_sample)
-    config = replace(config, controlled=True, active_connections=connections,
-                     rate_qps=rate if prepared.template.mode == "qps" else 0.0,
-                     start_in_measurement=start.data.get("phase") == "MEASUREMENT",
-                     drain_timeout_s=ctx.drain_timeout_s)
+    engine: Engine | None = None
+    targeted = False
+    follower = _Follower(ctx, run_id, 0)
+    recent: deque[dict[str, Any]] = deque(maxlen=SNAPSHOTS_PER_BEAT)
 
     def on_tick(tick: Tick) -> None:
+        # The heartbeat carries the last few snapshots: a step change can emit two at once
+        recent.append(tick.snapshot.to_dict())
         plane.heartbeat(run_id, ctx.worker_id, status="RUNNING", phase=tick.phase,
                         active=tick.active, target=connections, ops=tick.ops,
                         errors=tick.errors, last_event_seq=follower.last_seq,
-                        snapshot_json=json.dumps(tick.snapshot.to_dict()))
+                        snapshot_json=json.dumps(list(recent)))
 
-    engine = Engine(config, prepared.driver, on_tick=on_tick)
+    deadline = time.monotonic() + ctx.join_timeout_s
+    try:
+        while start is None:
+            for event in plane.events_after(run_id, last_seq, ctx.worker_id):
+                if event.type == "START":
+                    start = event
+                    break
+                if event.type == "STOP":
+                    row = plane.get_run(run_id)
+                    reason = row.cancellation_reason if row else None
+                    raise RunAborted(reason or "the controller stopped the run before it started")
+                applied = time.time()
+                plane.mark_applied(run_id, event.seq, ctx.worker_id, applied,
+                                   (applied - event.created_at) * 1000.0)
+                last_seq = event.seq
+                if event.type == "SET_WORKER_TARGET" and not targeted:
+                    targeted = True
+                    connections = int(event.data["connections"])
+                    engine = _open_engine(ctx, prepared, event.data, on_tick)
+                    plane.heartbeat(run_id, ctx.worker_id, status="CONNECTED",
+                                    active=connections, target=connections,
+                                    last_event_seq=event.seq)
+            if start is None:
+                if time.monotonic() > deadline:
+                    raise RunAborted(f"no START from the controller within "
+                                     f"{ctx.join_timeout_s:g}s")
+                time.sleep(POLL_S)
+        applied = time.time()
+        plane.mark_applied(run_id, start.seq, ctx.worker_id, applied,
+                           (applied - start.created_at) * 1000.0)
+        if engine is None:
+            plane.heartbeat(run_id, ctx.worker_id, status="IDLE", active=0, target=0,
+                            last_event_seq=start.seq)
+            _wait_stop(ctx, run_id, start.seq)
+            return None, 0
+        engine.config = replace(engine.config,
+                                start_in_measurement=start.data.get("phase") == "MEASUREMENT")
+        follower.last_seq = start.seq
+        engine.start()
+    except BaseException:
+        if engine is not None:
+            engine.stop()
+        raise
     plane.heartbeat(run_id, ctx.worker_id, status="RUNNING", active=connections,
                     target=connections, last_event_seq=start.seq)
     follower.start(engine)
@@ -237,6 +251,31 @@ def _follow(ctx: WorkerContext, run_id: str,
     if follower.cancelled and outcome.status == "COMPLETED":
         outcome.status = "CANCELLED"
     return outcome, connections
+
+
+def _open_engine(ctx: WorkerContext, prepared: Prepared, data: dict[str, Any],
+                 on_tick: Callable[[Tick], None]) -> Engine | None:
+    """This worker's engine, its connections open (``TargetError`` names the worker).
+
+    None for a worker given no connections: it holds its place until the run stops.
+    """
+    connections = int(data["connections"])
+    threads = int(data.get("threads", connections))
+    if threads == 0:
+        return None
+    config = engine_config(prepared, duration_scale=ctx.duration_scale,
+                           worker_id=ctx.worker_id, connections=threads,
+                           thread_base=int(data.get("thread_base", 0)),
+                           total_threads=int(data.get("total_threads", threads)) or None,
+                           query_sample=ctx.query_sample)
+    config = replace(config, controlled=True, active_connections=connections,
+                     rate_qps=float(data.get("qps", 0.0))
+                     if prepared.template.mode == "qps" else 0.0,
+                     duration_s=float(data.get("duration_s", config.duration_s)),
+                     drain_timeout_s=ctx.drain_timeout_s)
+    engine = Engine(config, prepared.driver, on_tick=on_tick)
+    engine.open()
+    return engine
 
 
 def _wait_stop(ctx: WorkerContext, run_id: str, last_seq: int) -> None:

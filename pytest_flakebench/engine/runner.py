@@ -5,6 +5,13 @@ timed region is execute + fetch of every row on a connection the thread already 
 generation, error classification and recording happen outside it. An operation belongs to the
 phase in which it *started*, so warmup is never counted. The calling thread is the ticker: once a
 second it swaps every thread's interval cells out, builds the snapshot and reports progress.
+
+Snapshots never span two phases or two load steps: the ticker cuts at the measurement start
+(on this engine's clock), every ``tick_s`` after it, at each ``request_tick()`` (a step change),
+and last when every thread has left. A snapshot holds only operations of its own phase (by
+start time), so the MEASUREMENT snapshots sum exactly to the measured operations and errors.
+Connections are opened by ``open()`` before the start barrier; ``start()`` releases the threads
+and starts the clock, so connection set-up never counts in any window.
 """
 
 from __future__ import annotations
@@ -17,16 +24,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pytest_flakebench.drivers.base import Driver, DriverConnection
+from pytest_flakebench.engine.cuts import Cuts, Tick
 from pytest_flakebench.engine.loops import load_loop
 from pytest_flakebench.engine.recorder import (
-    PHASE_MEASUREMENT,
     PHASE_NAMES,
     Aggregate,
-    Cell,
     ThreadRecorder,
 )
 from pytest_flakebench.errors import TargetError
-from pytest_flakebench.results import Phase, Snapshot
+from pytest_flakebench.results import Snapshot
 from pytest_flakebench.workload import KindPlan
 
 Clock = Callable[[], int]
@@ -70,24 +76,6 @@ class EngineConfig:
     query_sample: float = 0.0  # fraction of operations kept as QUERY_EXECUTIONS records
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Progress once a second, for live views."""
-
-    phase: str
-    elapsed_s: float
-    remaining_s: float
-    interval_qps: float
-    p50_us: int
-    p95_us: int
-    p99_us: int
-    ops: int  # measurement phase, so far
-    errors: int
-    in_flight: int
-    active: int  # connections currently allowed to send load
-    snapshot: Snapshot  # this second's snapshot of this process
-
-
 @dataclass(slots=True)
 class EngineOutcome:
     """Everything the engine measured."""
@@ -111,6 +99,7 @@ class _Shared:
 
     __slots__ = ("active", "arrival_lock", "arrival_rng", "bounds_reached", "end_ns", "exits",
                  "measure_ns", "next_ns", "resume", "start_ns", "started_at", "stop")
+    # measure_ns / end_ns: the measurement window on this engine's clock (FAR until known)
 
     def __init__(self, active: int) -> None:
         self.stop = False
@@ -122,8 +111,8 @@ class _Shared:
         self.resume = threading.Event()
         self.start_ns = 0
         self.started_at = 0.0
-        self.measure_ns = 0
-        self.end_ns = 0
+        self.measure_ns = FAR
+        self.end_ns = FAR
         self.exits: list[int] = []
 
 
@@ -145,17 +134,23 @@ class Engine:
         self._done = threading.Semaphore(0)
         self._wakes = 0
         self._wake_lock = threading.Lock()
+        self._opened: list[int] = []
+        self._threads: list[threading.Thread] = []
+        self._go: threading.Barrier | None = None
+        self._started = False
 
-    def _thread(self, index: int, barrier: threading.Barrier, failures: list[BaseException],
-                done: threading.Semaphore) -> None:
+    def _thread(self, index: int, connected: threading.Barrier, go: threading.Barrier,
+                failures: list[BaseException], done: threading.Semaphore) -> None:
         conn: DriverConnection | None = None
         try:
             try:
                 conn = self.driver.connect()
-            except BaseException as exc:  # reported by the ticker before any load is sent
+                self._opened.append(index)
+            except BaseException as exc:  # reported by open() before any load is sent
                 failures.append(exc)
             try:
-                barrier.wait()
+                connected.wait()
+                go.wait()
             except threading.BrokenBarrierError:
                 return
             if conn is None or self._shared.stop:
@@ -192,15 +187,17 @@ class Engine:
         # Runs once, in the last thread to reach the barrier, before any thread is released,
         # so every thread sees the same start, measurement and end instants.
         cfg, shared = self.config, self._shared
+        self._started = True
         shared.start_ns = self.clock()
         shared.started_at = time.time()
         shared.next_ns = shared.start_ns
         shared.arrival_rng = random.Random(f"{cfg.seed}:arrivals:{cfg.worker_id}")
-        if cfg.controlled:
-            shared.measure_ns = shared.start_ns if cfg.start_in_measurement else FAR
+        if cfg.controlled and not cfg.start_in_measurement:
+            # begin_measurement() sets the window when the controller's SET_PHASE arrives
+            shared.measure_ns = FAR
             shared.end_ns = FAR
         else:
-            shared.measure_ns = shared.start_ns + int(cfg.warmup_s * NS)
+            shared.measure_ns = shared.start_ns + (0 if cfg.controlled else int(cfg.warmup_s * NS))
             shared.end_ns = shared.measure_ns + int(cfg.duration_s * NS)
 
     def request_tick(self) -> None:
@@ -221,22 +218,45 @@ class Engine:
 
     def stop(self) -> None:
         """Cancel: every thread finishes its current operation and leaves (run CANCELLED)."""
+        self._end_now()
         self._shared.stop = True
         self._shared.resume.set()
+        if not self._started and self._go is not None:
+            self._go.abort()  # connections open, load never started: the threads leave
+        self.request_tick()
+
+    def _end_now(self) -> None:
+        shared = self._shared
+        if not self._started:
+            return
+        now = self.clock()
+        shared.measure_ns = min(shared.measure_ns, now)
+        shared.end_ns = min(shared.end_ns, now)
 
     def begin_measurement(self) -> None:
-        """Controlled runs: operations starting from now on are measured."""
-        if self._shared.measure_ns == FAR:
-            self._shared.measure_ns = self.clock()
+        """Controlled runs: operations starting from now on are measured, for ``duration_s``.
 
-    def finish(self) -> None:
-        """Controlled runs: no operation starts from now on; the run ends COMPLETED."""
-        now = self.clock()
-        if self._shared.measure_ns == FAR:
-            self._shared.measure_ns = now
-        if self._shared.end_ns == FAR:
-            self._shared.end_ns = now
-        self._shared.resume.set()
+        The window ends on this engine's own clock ``duration_s`` later, so every worker
+        measures the same length whatever the control plane's lag; STOP can only shorten it.
+        """
+        shared = self._shared
+        if shared.measure_ns == FAR:
+            now = self.clock()
+            shared.end_ns = min(shared.end_ns, now + int(self.config.duration_s * NS))
+            shared.measure_ns = now
+            self.request_tick()  # the ticker cuts the warmup snapshot here
+
+    def finish(self, *, planned: bool = False) -> None:
+        """Controlled runs: no operation starts from now on; the run ends COMPLETED.
+
+        ``planned``: the controller's STOP at the planned end, which the engine reaches on its
+        own clock; it then keeps its own end (a few milliseconds away) instead of cutting short.
+        """
+        shared = self._shared
+        if not (planned and shared.end_ns != FAR):
+            self._end_now()
+        shared.resume.set()
+        self.request_tick()
 
     def set_active(self, connections: int) -> None:
         """Keep ``connections`` of this engine's threads sending load; park the others."""
@@ -249,36 +269,63 @@ class Engine:
         """How many threads are currently allowed to send load."""
         return self._shared.active
 
-    def run(self) -> EngineOutcome:
-        """Open the connections, run warmup and measurement, and return what was measured."""
+    def open(self) -> None:
+        """Open every connection (one per thread) and hold them before the start barrier.
+
+        Raises ``TargetError`` naming this worker when a connection fails or they cannot all
+        open within ``connect_timeout_s``; nothing has been sent then.
+        """
+        if self._go is not None:
+            return
         cfg = self.config
         n = cfg.connections
-        barrier = threading.Barrier(n + 1, action=self._start_clock)
+        connected = threading.Barrier(n + 1)
+        go = threading.Barrier(n + 1, action=self._start_clock)
+        self._go = go
         failures: list[BaseException] = []
-        done = self._done
-        threads = [
-            threading.Thread(target=self._thread, args=(i, barrier, failures, done),
+        self._threads = [
+            threading.Thread(target=self._thread, args=(i, connected, go, failures, self._done),
                              name=f"flakebench-{cfg.worker_id}-{i}", daemon=True)
             for i in range(n)
         ]
-        for t in threads:
+        for t in self._threads:
             t.start()
         try:
-            barrier.wait(timeout=cfg.connect_timeout_s)
+            connected.wait(timeout=cfg.connect_timeout_s)
         except threading.BrokenBarrierError:
-            self._shared.stop = True
-            barrier.abort()
+            self._abandon(connected)
             raise TargetError(
-                f"could not open {n} connection(s) within {cfg.connect_timeout_s:g}s"
+                f"worker {cfg.worker_id}: opened {len(self._opened)} of {n} connection(s) "
+                f"within {cfg.connect_timeout_s:g}s; is the server's max_connections high "
+                f"enough, or is it slow to accept connections?"
             ) from (failures[0] if failures else None)
         if failures:
             # Some connections failed: nothing has been sent yet, so stop before any load.
-            self._shared.stop = True
+            self._abandon(connected)
             first = failures[0]
             if isinstance(first, TargetError):
-                raise first
-            raise TargetError(f"could not open a connection: {first}") from None
-        return self._tick_until_done(threads, done)
+                raise TargetError(f"worker {cfg.worker_id}: {first}") from None
+            raise TargetError(f"worker {cfg.worker_id}: could not open connection "
+                              f"{len(self._opened) + 1} of {n}: {first}") from None
+
+    def _abandon(self, connected: threading.Barrier) -> None:
+        self._shared.stop = True
+        connected.abort()
+        if self._go is not None:
+            self._go.abort()
+
+    def start(self) -> None:
+        """Release the threads: the clock starts now (warmup, or measurement)."""
+        self.open()
+        if self._started:
+            return
+        assert self._go is not None  # open() made it
+        self._go.wait()
+
+    def run(self) -> EngineOutcome:
+        """Open the connections, run warmup and measurement, and return what was measured."""
+        self.start()
+        return self._tick_until_done(self._threads, self._done)
 
     def _tick_until_done(self, threads: list[threading.Thread],
                          done: threading.Semaphore) -> EngineOutcome:
@@ -286,19 +333,19 @@ class Engine:
         shared = self._shared
         start_ns, started_at = shared.start_ns, shared.started_at
         aggregate = Aggregate(self._kinds)
-        snapshots: list[Snapshot] = []
+        cuts = Cuts(self, aggregate, start_ns, started_at)
         remaining = len(threads)
-        next_tick = start_ns + int(cfg.tick_s * NS)
-        last_tick = start_ns
         interrupt: BaseException | None = None
-        stop_ns: int | None = None
         messages: list[str] = []
         planned_end = start_ns + int((cfg.warmup_s + cfg.duration_s) * NS)
         safety_end = planned_end + int(cfg.safety_s * NS)
+        tick_ns = int(cfg.tick_s * NS)
         try:
             while remaining:
-                timeout = max(0.0, (next_tick - self.clock()) / NS)
-                taken = self._take(timeout)
+                due = cuts.next_due(tick_ns)
+                if due is None:  # the window has ended: wait for the threads to leave
+                    due = self.clock() + tick_ns
+                taken = self._take(max(0.0, (due - self.clock()) / NS))
                 if taken == "exit":
                     remaining -= 1
                     continue
@@ -310,11 +357,9 @@ class Engine:
                     self.finish()
                 if cfg.mode == "qps" and now < shared.end_ns:
                     self._grow_if_behind(now)
-                self._tick(aggregate, snapshots, now, last_tick, start_ns, planned_end)
-                last_tick, next_tick = now, now + int(cfg.tick_s * NS)
+                cuts.advance(now, cut=taken == "wake" or now >= due, planned_end=planned_end)
         except BaseException as exc:  # Ctrl-C, pytest-timeout, …: stop, drain, keep the data
             interrupt = exc
-            stop_ns = self.clock()
             self.stop()
             deadline = time.monotonic() + cfg.drain_timeout_s
             while remaining:
@@ -324,7 +369,7 @@ class Engine:
                 if taken == "exit":
                     remaining -= 1
         end_now = self.clock()
-        self._tick(aggregate, snapshots, end_now, last_tick, start_ns, planned_end)
+        cuts.final(end_now, planned_end)
         if shared.bounds_reached:
             messages.append(
                 f"BOUNDS_LIMIT_REACHED: {cfg.connections} connection(s) on {cfg.worker_id} "
@@ -336,11 +381,11 @@ class Engine:
                 f"{remaining} connection(s) did not finish within the drain timeout of "
                 f"{cfg.drain_timeout_s:g}s; their in-flight operations are not counted"
             )
-        last_exit = max(shared.exits, default=end_now)
-        end_ns = shared.end_ns if shared.end_ns != FAR else last_exit
-        window_end = stop_ns if stop_ns is not None else max(last_exit, end_ns)
-        measure_ns = min(shared.measure_ns, window_end)
-        measurement_s = max(0, window_end - measure_ns) / NS
+        # The window: operations that started in [measure_ns, end_ns) are measured; draining
+        # the last in-flight operations after end_ns is not part of it.
+        end_ns = min(shared.end_ns, end_now)
+        measure_ns = min(shared.measure_ns, end_ns)
+        measurement_s = max(0, end_ns - measure_ns) / NS
         warmup_s = (measure_ns - start_ns) / NS
         queries = [(self._kinds[k], PHASE_NAMES[phase], started_at + (t0 - start_ns) / NS, us,
                     ok, code)
@@ -350,7 +395,7 @@ class Engine:
             status="CANCELLED" if interrupt is not None else "COMPLETED",
             kinds=self._kinds,
             aggregate=aggregate,
-            snapshots=snapshots,
+            snapshots=cuts.snapshots,
             started_at=started_at,
             ended_at=time.time(),
             warmup_s=max(0.0, warmup_s),
@@ -358,40 +403,6 @@ class Engine:
             messages=messages,
             interrupt=interrupt,
         )
-
-    def _tick(self, aggregate: Aggregate, snapshots: list[Snapshot], now: int, last: int,
-              start_ns: int, planned_end: int) -> None:
-        interval = aggregate.absorb([r.swap() for r in self._recorders])
-        merged = Cell()
-        for cell in interval:
-            merged.merge(cell)
-        shared = self._shared
-        phase: Phase = "WARMUP" if now < shared.measure_ns else (
-            "MEASUREMENT" if now < shared.end_ns else "COOLDOWN")
-        span_s = max(now - last, 1) / NS
-        in_flight = sum(r.in_flight for r in self._recorders)
-        p50, p95, p99 = merged.hist.percentiles_us((50.0, 95.0, 99.0))
-        snapshot = Snapshot(
-            worker_id=self.config.worker_id, seq=len(snapshots), ts=time.time(),
-            elapsed_s=round((now - start_ns) / NS, 3), phase=phase, ops=merged.ops,
-            errors=merged.errors, in_flight=in_flight, qps=merged.ops / span_s,
-            p50_us=p50, p95_us=p95, p99_us=p99,
-            histogram=merged.hist.encode(), active_connections=shared.active,
-        )
-        snapshots.append(snapshot)
-        if self.on_tick is not None:
-            measured = Cell()
-            for cell in aggregate.cells[PHASE_MEASUREMENT]:
-                measured.merge(cell)
-            current = measured if measured.ops else merged
-            c50, c95, c99 = current.hist.percentiles_us((50.0, 95.0, 99.0))
-            self.on_tick(Tick(
-                phase=phase, elapsed_s=(now - start_ns) / NS,
-                remaining_s=max(0.0, (planned_end - now) / NS), interval_qps=merged.ops / span_s,
-                p50_us=c50, p95_us=c95, p99_us=c99, ops=measured.ops,
-                errors=measured.errors, in_flight=in_flight, active=shared.active,
-                snapshot=snapshot,
-            ))
 
 
 __all__ = ["PHASE_NAMES", "Engine", "EngineConfig", "EngineOutcome", "Tick"]

@@ -1,0 +1,155 @@
+"""The ticker's snapshots: each interval holds one phase's operations and never spans two steps.
+
+``Cuts`` is driven by the engine's ticker thread only; it swaps the threads' tallies out, splits
+them by phase and emits ``Snapshot`` values (and progress ``Tick`` values) at the cuts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_NAMES, Aggregate, Cell
+from pytest_flakebench.results import Phase, Snapshot
+
+if TYPE_CHECKING:
+    from pytest_flakebench.engine.runner import Engine
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Progress once a second, for live views."""
+
+    phase: str
+    elapsed_s: float
+    remaining_s: float
+    interval_qps: float
+    p50_us: int
+    p95_us: int
+    p99_us: int
+    ops: int  # measurement phase, so far
+    errors: int
+    in_flight: int
+    active: int  # connections currently allowed to send load
+    snapshot: Snapshot  # this second's snapshot of this process
+
+
+class Cuts:
+    """The ticker's snapshots: one per interval, each holding one phase's operations only.
+
+    Every swap of the threads' tallies is split by phase (an operation's phase is fixed by its
+    start time) into a pending cell per phase. The WARMUP interval that ends at the measurement
+    start is emitted at the first measurement tick, so warmup operations still in flight at the
+    boundary land in it; the MEASUREMENT intervals are ``tick_s`` long from the measurement
+    start (on this engine's clock), cut early by a step change, and the last one ends at the
+    window's end and is emitted when every thread has left.
+    """
+
+    def __init__(self, engine: Engine, aggregate: Aggregate, start_ns: int,
+                 started_at: float) -> None:
+        self.engine = engine
+        self.aggregate = aggregate
+        self.start_ns = start_ns
+        self.started_at = started_at
+        self.snapshots: list[Snapshot] = []
+        self.pending = [Cell() for _ in PHASE_NAMES]
+        self.phase = PHASE_MEASUREMENT if engine._shared.measure_ns <= start_ns else 0
+        self.last_cut = start_ns
+        self.warmup_close: tuple[int, int] | None = None  # (from, to) of the last warmup span
+        self.ended = False
+
+    def next_due(self, tick_ns: int) -> int | None:
+        """When the ticker must wake next (None once the window has ended)."""
+        shared = self.engine._shared
+        if self.phase == PHASE_MEASUREMENT:
+            if self.last_cut >= shared.end_ns or self.ended:
+                return None
+            return min(self.last_cut + tick_ns, shared.end_ns)
+        return min(self.last_cut + tick_ns, shared.measure_ns)
+
+    def _swap(self) -> None:
+        interval = self.aggregate.absorb([r.swap() for r in self.engine._recorders])
+        for phase, cell in enumerate(interval):
+            self.pending[phase].merge(cell)
+
+    def advance(self, now: int, *, cut: bool, planned_end: int) -> None:
+        """A wake of the ticker at ``now``: cross a phase boundary, or cut the interval."""
+        shared = self.engine._shared
+        self._swap()
+        if self.phase != PHASE_MEASUREMENT and now >= shared.measure_ns:
+            # Measurement began: the warmup interval ends exactly there; emit it a tick later.
+            self.warmup_close = (self.last_cut, shared.measure_ns)
+            self.phase = PHASE_MEASUREMENT
+            self.last_cut = shared.measure_ns
+            return
+        if self.phase == PHASE_MEASUREMENT and now >= shared.end_ns:
+            self.ended = True  # the last interval is cut when the threads have left
+            return
+        if cut:
+            self._close_warmup(planned_end)
+            self._emit(self.phase, self.last_cut, now, planned_end)
+            self.last_cut = now
+
+    def _close_warmup(self, planned_end: int) -> None:
+        if self.warmup_close is not None:
+            begin, end = self.warmup_close
+            self.warmup_close = None
+            self._emit(0, begin, end, planned_end)
+        # Warmup operations in flight for longer than a tick after the boundary stay in the
+        # aggregate (warmup_ops) but in no snapshot: a snapshot never mixes phases.
+        self.pending[0] = Cell() if self.phase == PHASE_MEASUREMENT else self.pending[0]
+
+    def final(self, now: int, planned_end: int) -> None:
+        """Every thread has left (or the drain timed out): the last interval."""
+        shared = self.engine._shared
+        self._swap()
+        if self.phase != PHASE_MEASUREMENT and now >= shared.measure_ns:
+            self.warmup_close = (self.last_cut, min(shared.measure_ns, now))
+            self.phase = PHASE_MEASUREMENT
+            self.last_cut = min(shared.measure_ns, now)
+        self._close_warmup(planned_end)
+        end = min(now, shared.end_ns)
+        measured = self.pending[1]
+        if (self.phase == PHASE_MEASUREMENT and end > self.last_cut) or measured.ops \
+                or measured.errors:
+            self._emit(PHASE_MEASUREMENT, self.last_cut, max(end, self.last_cut), planned_end)
+        elif self.phase == 0:
+            self._emit(0, self.last_cut, now, planned_end)
+
+    def _emit(self, phase: int, begin: int, end: int, planned_end: int) -> None:
+        engine = self.engine
+        shared = engine._shared
+        merged = self.pending[phase]
+        self.pending[phase] = Cell()
+        name: Phase = "WARMUP" if phase == 0 else "MEASUREMENT"
+        span_s = max(end - begin, 1) / NS
+        in_flight = sum(r.in_flight for r in engine._recorders)
+        p50, p95, p99 = merged.hist.percentiles_us((50.0, 95.0, 99.0))
+        snapshot = Snapshot(
+            worker_id=engine.config.worker_id, seq=len(self.snapshots),
+            ts=self.started_at + (end - self.start_ns) / NS,
+            elapsed_s=round((end - self.start_ns) / NS, 3), phase=name, ops=merged.ops,
+            errors=merged.errors, in_flight=in_flight, qps=merged.ops / span_s,
+            p50_us=p50, p95_us=p95, p99_us=p99,
+            histogram=merged.hist.encode(), active_connections=shared.active,
+            span_s=round(span_s, 6),
+        )
+        self.snapshots.append(snapshot)
+        if engine.on_tick is not None:
+            measured = Cell()
+            for cell in self.aggregate.cells[PHASE_MEASUREMENT]:
+                measured.merge(cell)
+            current = measured if measured.ops else merged
+            c50, c95, c99 = current.hist.percentiles_us((50.0, 95.0, 99.0))
+            engine.on_tick(Tick(
+                phase=name, elapsed_s=(end - self.start_ns) / NS,
+                remaining_s=max(0.0, (planned_end - end) / NS), interval_qps=merged.ops / span_s,
+                p50_us=c50, p95_us=c95, p99_us=c99, ops=measured.ops,
+                errors=measured.errors, in_flight=in_flight, active=shared.active,
+                snapshot=snapshot,
+            ))
+
+
+__all__ = ["Cuts", "Tick"]

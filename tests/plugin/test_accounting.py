@@ -1,0 +1,129 @@
+"""Issue 9: every operation counted once, in the right phase, window and kind.
+
+The benchmarks here run a Python operation that notes the wall-clock time of each call, so the
+phase of every operation is known outside the engine and can be checked against the snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.postgres
+
+CONNS = 4
+
+BODY = '''
+import json, os, time
+import pytest
+
+CALLS = []
+
+def op(conn, params):
+    CALLS.append(time.time())  # list.append is atomic: no lock needed across threads
+    conn.execute("SELECT 1")
+    time.sleep(0.0005)  # ~4 x 2,000 calls/s: enough operations, little CPU
+    if len(CALLS) % 13 == 0:
+        raise RuntimeError("every 13th call fails")
+
+def run_and_dump(flakebench, name):
+    flakebench.operation("op")(op)
+    CALLS.clear()
+    flakebench.run()
+    me = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(f"calls-{{name}}-{{me}}.json", "w") as f:
+        json.dump(CALLS, f)
+
+FIELDS = dict(mix={{"op": 100}}, python={{"op": "read"}}, concurrency={conns}, duration="5s",
+              warmup="1s", slo={{"error_rate": "20%"}})
+
+@pytest.mark.flakebench(target="sqlite:///acc.db", table="t", **FIELDS)
+def test_sqlite(flakebench):
+    run_and_dump(flakebench, "sqlite")
+
+@pytest.mark.flakebench(target="{pg}", table="public.{table}", **FIELDS)
+def test_pg(flakebench):
+    run_and_dump(flakebench, "pg")
+'''
+
+
+def _check_run(run: dict[str, Any], calls_by_worker: dict[str, list[float]]) -> None:
+    snaps = run["snapshots"]
+    measured = [s for s in snaps if s["phase"] == "MEASUREMENT"]
+    # merged: the MEASUREMENT samples sum exactly to the run's measured ops and errors
+    assert sum(s["ops"] for s in measured) == run["overall"]["ops"] > 0
+    assert sum(s["errors"] for s in measured) == run["overall"]["errors"] > 0
+    assert {s["phase"] for s in snaps} <= {"WARMUP", "MEASUREMENT"}
+    assert abs(run["measurement_s"] - 5.0) < 0.01, run["measurement_s"]
+    for worker in run["workers"]:
+        w = worker["worker_id"]
+        mine = [s for s in measured if s["worker_id"] == w]
+        # per worker: exact sums, and a 5 s window has 5 one-second samples
+        assert sum(s["ops"] for s in mine) == worker["ops"]
+        assert sum(s["errors"] for s in mine) == worker["errors"]
+        assert len(mine) == 5, [(s["elapsed_s"], s["span_s"]) for s in mine]
+        assert abs(sum(s["span_s"] for s in mine) - 5.0) < 0.01
+        assert worker["measurement_s"] == run["measurement_s"]  # one window per run
+        # Outside the engine: the op's own timestamps put each call in its phase. The op reads
+        # the clock microseconds after the engine's start instant, so a call that began within
+        # those microseconds of a boundary may fall on the other side: allow 2 per boundary.
+        calls = sorted(calls_by_worker[w])
+        m0 = mine[0]["ts"] - mine[0]["span_s"]
+        m1 = mine[-1]["ts"]
+        inside = sum(1 for t in calls if m0 <= t < m1)
+        before = sum(1 for t in calls if t < m0)
+        assert abs(inside - (worker["ops"] + worker["errors"])) <= 2, (inside, worker)
+        warm = sum(k["warmup_ops"] + k["warmup_errors"] for k in run["kinds"].values())
+        if len(run["workers"]) == 1:
+            assert abs(before - warm) <= 2, (before, warm)
+        # each MEASUREMENT sample holds the calls of its own interval, not of warmup (the old
+        # first sample held a whole warmup); operations in flight at a tick land in the next
+        for s in mine:
+            n = sum(1 for t in calls if s["ts"] - s["span_s"] <= t < s["ts"])
+            assert abs(n - (s["ops"] + s["errors"])) <= CONNS, (s, n)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_measurement_snapshots_sum_exactly_and_never_mix_phases(
+        pytester: pytest.Pytester, pg_dsn: str, pg_orders: str, workers: int) -> None:
+    with sqlite3.connect(pytester.path / "acc.db") as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, 'x')", [(i,) for i in range(1, 101)])
+    pytester.makepyfile(BODY.format(conns=CONNS, pg=pg_dsn, table=pg_orders))
+    args = ["-n", "2"] if workers else ["-p", "no:xdist"]
+    result = pytester.runpytest_subprocess("--flakebench", "--flakebench-json=out.json",
+                                           "--flakebench-store=none", *args)
+    result.assert_outcomes(passed=2)
+    runs = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert len(runs) == 2
+    for run in runs:
+        name = "sqlite" if run["test"].endswith("test_sqlite") else "pg"
+        calls = {p.stem.rsplit("-", 1)[1]: json.loads(p.read_text())
+                 for p in pytester.path.glob(f"calls-{name}-*.json")}
+        assert sorted(calls) == sorted(w["worker_id"] for w in run["workers"])
+        _check_run(run, calls)
+
+
+def test_200_connections_open_before_a_short_warmup(tmp_path: Path, owned_pg: Any) -> None:
+    """Connection set-up is not part of any window: warmup 0.1 s with 200 connections."""
+    import psycopg
+
+    from tests.plugin.test_load_modes import run_in_process
+
+    dsn = owned_pg.dsn("postgres")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS acc200")
+        conn.execute("CREATE TABLE acc200 (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO acc200 SELECT g, 'x' FROM generate_series(1, 1000) g")
+    result = run_in_process(tmp_path, {
+        "target": dsn, "table": "public.acc200", "mix": {"point_lookup": 100},
+        "concurrency": 200, "duration": "2s", "warmup": "0.1s"})
+    assert result.status == "COMPLETED"
+    assert result.overall.ops > 0
+    assert abs(result.measurement_s - 2.0) / 2.0 < 0.02, result.measurement_s
+    assert result.workers[0].measurement_s == result.measurement_s
+    assert result.overall.qps == pytest.approx(result.overall.ops / result.measurement_s)
