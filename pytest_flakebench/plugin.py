@@ -27,6 +27,13 @@ RESULT_KEY = pytest.StashKey["RunResult"]()
 SKIP_REASON = "flakebench benchmark: run with --flakebench (or FLAKEBENCH=1) to measure it"
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register the hooks users implement (``pytest_flakebench_*``; see ``hookspecs``)."""
+    from pytest_flakebench import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register ``--flakebench*`` options and ``flakebench_*`` ini keys."""
     options.addoption(parser)

@@ -183,23 +183,50 @@ class BenchSession:
         return run_worker(ctx, test_id=item.nodeid, template=template, target=target,
                           python_ops=python_ops)
 
-    def keep(self, result: RunResult) -> None:
-        """(Controller) remember and persist a merged result; spool it if the store fails."""
+    def keep(self, result: RunResult) -> RunResult:
+        """(Controller) remember and persist a merged result; spool it if the store fails.
+
+        Users' ``pytest_flakebench_fingerprint`` fields are added first, so the stored run,
+        the JSON and the comparison all see them; ``pytest_flakebench_run_finished`` follows.
+        """
         from pytest_flakebench.errors import StoreError
 
+        result = self._with_user_fingerprint(result)
         self.results.append(result)
+        stored = False
         store = self._store if self._store is not None else self._open_store_quietly()
-        if store is None:
-            return
+        if store is not None:
+            try:
+                store.save_run(result)
+                stored = True
+            except StoreError as exc:
+                spool = self.settings.rootdir / SPOOL_DIR / f"{result.run_id}.json"
+                spool.parent.mkdir(parents=True, exist_ok=True)
+                spool.write_text(json.dumps(result.to_dict()), encoding="utf-8")
+                self.spooled.append(spool)
+                log.warning("results store failed (%s); run %s spooled to %s", exc,
+                            result.run_id, spool)
         try:
-            store.save_run(result)
-        except StoreError as exc:
-            spool = self.settings.rootdir / SPOOL_DIR / f"{result.run_id}.json"
-            spool.parent.mkdir(parents=True, exist_ok=True)
-            spool.write_text(json.dumps(result.to_dict()), encoding="utf-8")
-            self.spooled.append(spool)
-            log.warning("results store failed (%s); run %s spooled to %s", exc,
-                        result.run_id, spool)
+            self.config.hook.pytest_flakebench_run_finished(config=self.config, result=result,
+                                                            stored=stored)
+        except Exception:  # a user's hook must not lose or fail the run
+            log.exception("pytest_flakebench_run_finished raised for run %s", result.run_id)
+        return result
+
+    def _with_user_fingerprint(self, result: RunResult) -> RunResult:
+        """``result`` with the fields of every ``pytest_flakebench_fingerprint`` hook added."""
+        found = self.config.hook.pytest_flakebench_fingerprint(
+            config=self.config, test=result.test, template=dict(result.template))
+        user: dict[str, Any] = {}
+        for fields in found:
+            user.update(fields or {})
+        if not user:
+            return result
+        import dataclasses
+
+        # JSON round trip: the fingerprint is stored as JSON, so only what survives it counts
+        user = json.loads(json.dumps(user, sort_keys=True, default=str))
+        return dataclasses.replace(result, fingerprint={**result.fingerprint, "user": user})
 
     def _open_store_quietly(self) -> ResultStore | None:
         from pytest_flakebench.errors import FlakebenchError
@@ -215,12 +242,23 @@ class BenchSession:
         """The end-of-session table of every run."""
         if not self.results:
             return
-        from pytest_flakebench.report.text import render, summary_table
+        from pytest_flakebench.report.text import render, summary_lines
 
         reporter.write_sep("=", "flakebench")
-        width = max(reporter._tw.fullwidth, 140)  # CI logs are not 80 columns wide
-        reporter.write_line(render(summary_table(self.results), width=width,
-                                   color=reporter.hasmarkup))
+        width = max(self.config.get_terminal_writer().fullwidth, 80)
+        columns: list[str] = []
+        cells: list[list[str]] = []
+        for run in self.results:
+            row: dict[str, str] = {}
+            for found in self.config.hook.pytest_flakebench_summary_row(config=self.config,
+                                                                       result=run):
+                row.update({str(k): str(v) for k, v in (found or {}).items()})
+            columns.extend(k for k in row if k not in columns)
+            cells.append([row.get(c, "") for c in columns])
+        cells = [c + [""] * (len(columns) - len(c)) for c in cells]
+        for text in summary_lines(self.results, width=width, extra_columns=columns,
+                                  extra_cells=cells):
+            reporter.write_line(text)
         from pytest_flakebench.report.text import steps_table
 
         for run in self.results:

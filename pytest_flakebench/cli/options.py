@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
+from pytest_flakebench.rootdir import project_root
 from pytest_flakebench.stores import DEFAULT_STORE_URL, ResultStore, open_store
+from pytest_flakebench.urls import sqlite_path
 
 STORE_ENV = "FLAKEBENCH_STORE"
 # Rich falls back to 80 columns when stdout is not a terminal (CI logs, pipes, tests), which
@@ -21,8 +23,20 @@ _MIN_PIPE_WIDTH = 120
 
 
 def store_url(option: str | None) -> str:
-    """``--store``, else ``$FLAKEBENCH_STORE``, else the default SQLite file in the cwd."""
-    return option or os.environ.get(STORE_ENV) or DEFAULT_STORE_URL
+    """``--store``, else ``$FLAKEBENCH_STORE``, else the default SQLite file.
+
+    ``--store`` is taken as typed (a relative SQLite path is relative to the current
+    directory, as for any command-line path). The environment's and the default store's
+    relative SQLite paths are anchored at the project's rootdir, as pytest anchors them, so
+    ``flakebench runs`` finds what ``pytest --flakebench`` stored from anywhere in the project.
+    """
+    if option:
+        return option
+    url = os.environ.get(STORE_ENV) or DEFAULT_STORE_URL
+    if url.lower().startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        query = url[url.index("?"):] if "?" in url else ""
+        return f"sqlite:///{sqlite_path(url, base=project_root())}{query}"
+    return url
 
 
 def console() -> Console:

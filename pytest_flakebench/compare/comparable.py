@@ -20,7 +20,7 @@ ROW_COUNT_TOLERANCE = 0.25  # relative drift of the table's row count still comp
 # Compared exactly, in this order; nested dicts are compared key by key.
 EXACT_FIELDS: tuple[str, ...] = (
     "version", "target_kind", "server_version", "server_settings", "connections", "workers",
-    "client",
+    "client", "user",  # "user": fields added by pytest_flakebench_fingerprint hooks
 )
 
 

@@ -52,7 +52,7 @@ class Coordinator:
     """Drives runs one after another from a background thread."""
 
     def __init__(self, plane: ControlPlane, *, settings: ControllerSettings,
-                 keep: Callable[[RunResult], None],
+                 keep: Callable[[RunResult], RunResult],
                  show: Callable[[str, bool], None] | None = None) -> None:
         self.plane = plane
         self.settings = settings
@@ -397,7 +397,7 @@ class Coordinator:
             find_max=find_max.summary() if find_max else {})
         result = build_result(template, measured, meta, run_id=run.run_id, test=test_id)
         try:
-            self.keep(result)
+            result = self.keep(result)  # the session may add user fingerprint fields
         finally:
             self.plane.set_status(run.run_id, status, phase="COOLDOWN",
                                   result_json=json.dumps(result.to_dict(with_snapshots=False)),

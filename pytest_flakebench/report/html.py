@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 from pytest_flakebench.compare.samples import per_second
 from pytest_flakebench.compare.verdict import Comparison
 from pytest_flakebench.report.compare_text import VERDICT_STYLE, format_value
+from pytest_flakebench.report.files import write_report_file
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.units import format_us
 
@@ -206,16 +205,8 @@ def render_report(sections: Sequence[tuple[str, Sequence[RunResult], Sequence[Co
 
 
 def write_report(path: Path, text: str) -> None:
-    """Write atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".flakebench-", suffix=".html", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the report atomically, 0644 (it is shared as a CI artifact)."""
+    write_report_file(path, text)
 
 
 def write_session_report(path: Path, runs: Sequence[RunResult],

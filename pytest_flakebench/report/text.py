@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.results import KindStats, RunResult
 from pytest_flakebench.slo import describe
 from pytest_flakebench.units import format_us
 
@@ -61,22 +61,75 @@ def failure_message(run: RunResult, *, width: int = 120) -> str:
     return "\n".join(lines)
 
 
-def summary_table(runs: Sequence[RunResult]) -> Table:
-    """One row per run: the session's end-of-run summary."""
-    table = Table(title="flakebench results", title_justify="left")
-    columns = ("test", "mode", "conns", "qps", "p50", "p95", "p99", "max", "errors", "verdict")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("test", "mode", "verdict")
-                         else "right", overflow="fold", no_wrap=column != "test")
-    for run in runs:
-        o = run.overall
+SUMMARY_TITLE = "flakebench results"
+NARROW = 100  # below this many columns the summary leaves out ``max``
+KIND_WIDTH = 14
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """``text`` cut in the middle to at most ``width`` characters, never wrapped.
+
+    Test ids keep their file at the start and the test's own name at the end, which is what
+    tells two tests apart; the middle (folders, long class names) is what can go.
+    """
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + text[-tail:] if tail else text[:head] + "…"
+
+
+def _figures(stats: KindStats, *, wide: bool, extra: Sequence[str]) -> list[str]:
+    lat = stats.latency
+    misses = int(getattr(stats, "misses", 0))
+    cells = [f"{stats.ops:,}", f"{stats.qps:,.1f}", format_us(lat.p50_us),
+             format_us(lat.p95_us), format_us(lat.p99_us)]
+    if wide:
+        cells.append(format_us(lat.max_us))
+    cells.append(f"{stats.errors:,} ({stats.error_rate:.2%})" if stats.errors else "0")
+    cells.append(f"{misses:,}")
+    return cells + list(extra)
+
+
+def summary_lines(runs: Sequence[RunResult], *, width: int = 120,
+                  extra_columns: Sequence[str] = (),
+                  extra_cells: Sequence[Sequence[str]] = ()) -> list[str]:
+    """The end-of-session summary: a line per test, an indented row per kind and ``overall``.
+
+    Plain fixed-width text, laid out for ``width`` columns: names are shortened in the middle,
+    never wrapped, so the table reads the same at 80 columns and in a 200-column CI log.
+    ``extra_columns``/``extra_cells`` (one sequence per run) come from the
+    ``pytest_flakebench_summary_row`` hook and are shown after the built-in figures.
+    """
+    wide = width >= NARROW
+    headers = ["ops", "qps", "p50", "p95", "p99"] + (["max"] if wide else []) + [
+        "errors", "misses", *extra_columns]
+    rows: list[tuple[int, list[str]]] = []  # (run index, cells) with the kind name first
+    for index, run in enumerate(runs):
+        extra = list(extra_cells[index]) if index < len(extra_cells) else []
+        extra += [""] * (len(extra_columns) - len(extra))
+        rows.append((index, ["overall", *_figures(run.overall, wide=wide, extra=extra)]))
+        if len(run.kinds) > 1:
+            blank = [""] * len(extra_columns)
+            rows.extend((index, [kind, *_figures(stats, wide=wide, extra=blank)])
+                        for kind, stats in run.kinds.items())
+    widths = [max([len(h), *(len(cells[i + 1]) for _, cells in rows)])
+              for i, h in enumerate(headers)]
+    kind_width = min(KIND_WIDTH, max([4, *(len(cells[0]) for _, cells in rows)]))
+
+    def line(name: str, cells: Sequence[str]) -> str:
+        figures = "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+        return f"  {shorten_middle(name, kind_width).ljust(kind_width)}  {figures}"
+
+    out = [SUMMARY_TITLE, line("kind", headers)]
+    for index, run in enumerate(runs):
         verdict = run.verdict if run.status == "COMPLETED" else f"{run.verdict} ({run.status})"
-        style = "green" if run.verdict == "PASSED" else "red"
-        table.add_row(run.test, run.mode, str(run.connections), f"{o.qps:,.1f}",
-                      format_us(o.latency.p50_us), format_us(o.latency.p95_us),
-                      format_us(o.latency.p99_us), format_us(o.latency.max_us),
-                      f"{o.errors} ({o.error_rate:.2%})", f"[{style}]{verdict}[/{style}]")
-    return table
+        tail = f"  {run.mode}  {run.connections} conns  {verdict}"
+        out.append(shorten_middle(run.test, max(20, width - len(tail))) + tail)
+        out.extend(line(cells[0], cells[1:]) for i, cells in rows if i == index)
+    return out
 
 
 def progress_line(name: str, *, phase: str, elapsed_s: float, total_s: float, qps: float,

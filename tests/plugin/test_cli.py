@@ -134,13 +134,15 @@ def test_default_store_is_not_created_by_reading(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FLAKEBENCH_STORE", raising=False)
     assert main(["runs"]) == 0
-    assert "no runs stored in sqlite:///.flakebench/flakebench.db yet" in capsys.readouterr().out
+    # the default store lives under the project's rootdir (here: no config, so the cwd)
+    default = f"sqlite:///{tmp_path.resolve()}/.flakebench/flakebench.db"
+    assert f"no runs stored in {default} yet" in capsys.readouterr().out
     assert main(["show", "abc"]) == 2
     assert not (tmp_path / ".flakebench").exists()
     assert main(["store", "init", "sqlite:///.flakebench/flakebench.db"]) == 0
     assert (tmp_path / ".flakebench" / "flakebench.db").is_file()
     assert main(["runs"]) == 0
-    assert "no runs in sqlite:///.flakebench/flakebench.db" in capsys.readouterr().out
+    assert f"no runs in {default}" in capsys.readouterr().out
 
 
 @pytest.mark.postgres

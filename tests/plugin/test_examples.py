@@ -32,3 +32,18 @@ def test_quickstart_without_flag_skips_benchmarks(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_subprocess("examples/quickstart", "-rs")
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*run with --flakebench*"])
+
+
+def test_quickstart_runs_stay_comparable(pytester: pytest.Pytester) -> None:
+    """The quickstart inserts rows; its conftest resets them, so run 2 compares with run 1."""
+    shutil.copytree(EXAMPLES, pytester.path / "examples", ignore=shutil.ignore_patterns(
+        ".flakebench", "__pycache__", "postgres"))
+    args = ("examples/quickstart", "--flakebench", "--flakebench-duration-scale=0.3",
+            "--flakebench-compare", "-p", "no:cacheprovider")
+    first = pytester.runpytest_subprocess(*args)
+    first.assert_outcomes(passed=3)
+    second = pytester.runpytest_subprocess(*args, "--flakebench-json=two.json")
+    second.assert_outcomes(passed=3)
+    assert "not comparable" not in second.stdout.str()
+    runs = json.loads((pytester.path / "two.json").read_text())["runs"]
+    assert {r["fingerprint"]["row_count"] for r in runs} == {20_000}
