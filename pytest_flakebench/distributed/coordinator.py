@@ -36,7 +36,6 @@ log = logging.getLogger("pytest_flakebench.controller")
 
 TICK_S = 0.02  # phase changes are decided to within this
 BEAT_POLL_S = 0.25
-SETTLE_GAP_S = 0.05  # after a step change, samples this young belong to neither step
 
 
 def run_window(payloads: list[dict[str, Any]], fallback_s: float) -> float:
@@ -223,9 +222,10 @@ class Coordinator:
                 run.emit("STOP", {"cancel": True, "reason": cancelled})
                 break
             if t_measure is None and now >= t_start + warmup_s:
+                step_wall = time.time()  # before the event: every worker's cut comes after
                 run.emit("SET_PHASE", {"phase": "MEASUREMENT"})
                 t_measure = time.monotonic()
-                step_wall, step_end = time.time(), t_measure + fm_step_s
+                step_end = t_measure + fm_step_s
                 plane.set_status(run_id, "RUNNING", phase="MEASUREMENT", warmup_end=time.time())
             if fm is not None and t_measure is not None and now >= step_end:
                 mark = self._mark_step(run, ready, view)
@@ -236,9 +236,9 @@ class Coordinator:
                     duration_s = now - t_measure  # the search is over: stop below
                 else:
                     targets = split_connections(WorkersSpec(), nxt, ready)
+                    step_wall = time.time()  # before the events: the workers cut after it
                     for w in ready:
                         run.emit("SET_WORKER_TARGET", {"connections": targets[w]}, target=w)
-                    step_wall = time.time() + SETTLE_GAP_S
                     step_end = time.monotonic() + fm_step_s
             if t_measure is not None and now >= t_measure + duration_s:
                 run.emit("SET_PHASE", {"phase": "COOLDOWN"})

@@ -1,7 +1,9 @@
 """FIND_MAX: step the run's concurrency up until a step breaks a criterion (controller side).
 
-Every step is judged on its own samples only: the workers' one-second snapshots whose interval
-lies inside the step (the first second after a change is skipped so connections settle). A step
+Every step is judged on its own samples only: the workers' snapshots whose whole interval lies
+inside the step (workers cut their interval at each step change and at the controller's end-of-
+step mark, so the step is covered by whole samples). A step's QPS is its operations over its
+seconds (the samples' summed spans, per worker, averaged over the workers). A step
 is STABLE unless its p95 rose more than ``max_latency_rise`` over step 1's, its QPS did not grow
 by ``min_qps_growth`` over the best step so far, its error rate exceeds ``max_error_rate``, or
 it breaks a latency/error SLO of the template. After the first failed step, one back-off step
@@ -19,10 +21,10 @@ from typing import Any
 from pytest_flakebench.histogram import LatencyHistogram
 from pytest_flakebench.template import FindMaxSpec, SLOSpec
 
-# Workers cut their one-second interval when a step changes (SET_WORKER_TARGET) and when the
-# controller marks a step's end (SNAPSHOT), so a step's samples are exactly the snapshots that
-# end inside it; the first 50 ms after a change belong to neither step.
-SETTLE_S = 0.05
+# A sample ends at the worker's cut, which is applied a control-plane lag after the controller
+# emitted it; a sample starting this little before the step's start is still inside it (clock
+# rounding of the wall-clock timestamps), never one that spans the previous step.
+EDGE_S = 0.001
 
 
 @dataclass(slots=True)
@@ -35,6 +37,10 @@ class StepStats:
     p99_us: int
     ops: int
     errors: int
+    seconds: float = 0.0  # the step's measured time: its samples' spans (mean over workers)
+    samples: int = 0
+    started_at: float = 0.0  # wall clock: the step's change was sent
+    ended_at: float = 0.0  # wall clock: every worker had cut the step's last sample
 
     @property
     def error_rate(self) -> float:
@@ -44,19 +50,24 @@ class StepStats:
 
 
 def step_stats(snapshots: Sequence[dict[str, Any]], start_ts: float, end_ts: float) -> StepStats:
-    """Merge the snapshots that end inside ``(start_ts + SETTLE_S, end_ts]``."""
-    inside = [s for s in snapshots if start_ts + SETTLE_S < float(s["ts"]) <= end_ts]
+    """Merge the snapshots whose interval lies inside ``[start_ts, end_ts]`` (wall clock)."""
+    inside = [s for s in snapshots
+              if float(s["ts"]) - float(s.get("span_s", 0.0)) >= start_ts - EDGE_S
+              and float(s["ts"]) <= end_ts and s["phase"] == "MEASUREMENT"]
     hist = LatencyHistogram()
-    per_worker: dict[str, list[float]] = {}
+    spans: dict[str, float] = {}
     ops = errors = 0
     for snap in inside:
         hist.add_encoded(snap["histogram"])
         ops += int(snap["ops"])
         errors += int(snap["errors"])
-        per_worker.setdefault(str(snap["worker_id"]), []).append(float(snap["qps"]))
-    qps = sum(sum(v) / len(v) for v in per_worker.values())
+        w = str(snap["worker_id"])
+        spans[w] = spans.get(w, 0.0) + float(snap.get("span_s", 0.0))
+    seconds = sum(spans.values()) / len(spans) if spans else 0.0
     p50, p95, p99 = hist.percentiles_us((50.0, 95.0, 99.0))
-    return StepStats(qps=qps, p50_us=p50, p95_us=p95, p99_us=p99, ops=ops, errors=errors)
+    return StepStats(qps=ops / seconds if seconds > 0 else 0.0, p50_us=p50, p95_us=p95,
+                     p99_us=p99, ops=ops, errors=errors, seconds=seconds, samples=len(inside),
+                     started_at=start_ts, ended_at=end_ts)
 
 
 @dataclass(slots=True)
@@ -109,6 +120,8 @@ class FindMax:
             "step": len(self.steps) + 1, "concurrency": self.concurrency,
             "qps": round(stats.qps, 2), "p50_us": stats.p50_us, "p95_us": stats.p95_us,
             "p99_us": stats.p99_us, "ops": stats.ops, "errors": stats.errors,
+            "seconds": round(stats.seconds, 6), "samples": stats.samples,
+            "started_at": stats.started_at, "ended_at": stats.ended_at,
             "error_rate": stats.error_rate, "outcome": "DEGRADED" if reasons else "STABLE",
             "reason": "; ".join(reasons), "back_off": self.backed_off,
             "elapsed_s": round(elapsed_s, 2),

@@ -127,3 +127,40 @@ def test_200_connections_open_before_a_short_warmup(tmp_path: Path, owned_pg: An
     assert abs(result.measurement_s - 2.0) / 2.0 < 0.02, result.measurement_s
     assert result.workers[0].measurement_s == result.measurement_s
     assert result.overall.qps == pytest.approx(result.overall.ops / result.measurement_s)
+
+
+def test_find_max_step_qps_is_its_ops_over_its_seconds(pytester: pytest.Pytester, pg_dsn: str,
+                                                       pg_orders: str) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
+                                mix={{"point_lookup": 100}}, mode="find_max", warmup="0.3s",
+                                find_max={{"start": 2, "step": 2, "step_duration": "1.5s",
+                                           "ceiling": 8, "budget": "8s",
+                                           "min_qps_growth": 0.0, "max_latency_rise": 0.99}})
+        def test_find_max():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--flakebench", "--flakebench-json=out.json",
+                                           "--flakebench-store=none", "-n", "2")
+    result.assert_outcomes(passed=1)
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert len(run["steps"]) >= 2
+    for step in run["steps"]:
+        # recomputed from the stored samples that lie inside the step, per worker
+        inside = [s for s in run["snapshots"] if s["phase"] == "MEASUREMENT"
+                  and s["ts"] - s["span_s"] >= step["started_at"] - 0.001
+                  and s["ts"] <= step["ended_at"]]
+        ops = sum(s["ops"] for s in inside)
+        spans: dict[str, float] = {}
+        for s in inside:
+            spans[s["worker_id"]] = spans.get(s["worker_id"], 0.0) + s["span_s"]
+        seconds = sum(spans.values()) / len(spans)
+        assert ops == step["ops"] > 0
+        assert abs(step["qps"] - ops / seconds) <= 0.005 * step["qps"], (step, ops, seconds)
+        # whole samples cover the step: no leftover sliver judged alone, no second left out
+        assert 1.4 <= seconds <= 1.5 + 0.3, step
+        assert set(spans) == {w["worker_id"] for w in run["workers"]}
