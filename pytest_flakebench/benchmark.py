@@ -120,7 +120,7 @@ def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
             pools: Pools | None = None) -> Prepared:
     """Connect, profile the table, build and check every statement; send no load."""
     driver = open_driver(target.url, base_dir=base_dir, password=target.password,
-                         table_type=template.table_type)
+                         table_type=template.table_type, client_path=template.client_path)
     try:
         version = driver.server_version()
         settings_of = getattr(driver, "server_settings", None)  # a driver may predate it

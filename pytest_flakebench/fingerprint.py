@@ -5,7 +5,9 @@ fields that change results are equal (see :mod:`pytest_flakebench.compare.compar
 rules, e.g. the data size may drift a little because benchmarks insert rows). Labels that do not
 change what is measured (the template's ``name``, its SLO and regression limits) are left out of
 the template hash, and the load shape (connections, workers) is recorded as its own fields so a
-difference can be named precisely.
+difference can be named precisely. The driver's execution path (PostgreSQL ``lean`` or
+``cursor``) is part of the client class (``client.path``): the same query costs the client
+twice as much CPU on the cursor path.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ FINGERPRINT_VERSION = 2
 # Template fields that are verdict rules or labels, not inputs of the measurement; the load
 # shape (concurrency, workers) is fingerprinted separately as connections/workers.
 _NOT_HASHED = frozenset({"name", "slo", "regression", "concurrency", "workers", "target",
-                         "template_source"})
+                         "template_source", "client_path"})
 
 
 def template_material(template: dict[str, Any]) -> dict[str, Any]:
@@ -41,20 +43,24 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def client_class(plugin_version: str) -> dict[str, Any]:
-    """The load generator's class: cores, architecture, Python and plugin version."""
-    return {
+def client_class(plugin_version: str, client_path: str | None = None) -> dict[str, Any]:
+    """The load generator's class: cores, architecture, Python, plugin version, driver path."""
+    found: dict[str, Any] = {
         "cpu_count": os.cpu_count() or 0,
         "machine": platform.machine(),
         "python": _minor(platform.python_version()),
         "plugin": _minor(plugin_version),
     }
+    if client_path:
+        found["path"] = client_path
+    return found
 
 
 def make_fingerprint(*, template: dict[str, Any], target_kind: str, server_version: str,
                      row_count: int, connections: int, workers: int,
                      plugin_version: str,
-                     server_settings: dict[str, str] | None = None) -> dict[str, Any]:
+                     server_settings: dict[str, str] | None = None,
+                     client_path: str | None = None) -> dict[str, Any]:
     """Everything that changes results beyond the code (and schema) under test.
 
     ``server_settings`` are the target's result-changing settings (PostgreSQL ``shared_buffers``,
@@ -69,6 +75,6 @@ def make_fingerprint(*, template: dict[str, Any], target_kind: str, server_versi
         "row_count": row_count,
         "connections": connections,
         "workers": workers,
-        "client": client_class(plugin_version),
+        "client": client_class(plugin_version, client_path),
         "plugin_version": plugin_version,
     }

@@ -174,6 +174,9 @@ class Template(BaseModel):
     table: TableText
     key_column: Annotated[str | None, AfterValidator(valid_key_column)] = None
     table_type: Literal["standard", "hybrid", "interactive", "dynamic"] = "standard"
+    # PostgreSQL execution path: lean (libpq layer) or cursor; auto = FLAKEBENCH_CLIENT_PATH
+    # or lean. Recorded in the fingerprint as client.path, so it is not hashed with the rest.
+    client_path: Literal["auto", "lean", "cursor"] = "auto"
     mix: dict[str, float] = Field(default_factory=dict)
     queries: dict[str, CustomQuery] = Field(default_factory=dict)
     sql: dict[str, str] = Field(default_factory=dict)

@@ -38,6 +38,7 @@ class RunMeta:
     server_version: str
     row_count: int
     server_settings: dict[str, str] = field(default_factory=dict)
+    client_path: str | None = None  # the driver's execution path (PostgreSQL lean/cursor)
 
 
 @dataclass(slots=True)
@@ -98,7 +99,7 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         fingerprint=make_fingerprint(
             template=template_dict, target_kind=meta.target_kind,
             server_version=meta.server_version, row_count=meta.row_count,
-            server_settings=meta.server_settings,
+            server_settings=meta.server_settings, client_path=meta.client_path,
             connections=measured.connections,
             workers=sum(1 for w in measured.workers if w.connections > 0),
             plugin_version=__version__),

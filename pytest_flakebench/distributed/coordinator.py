@@ -383,7 +383,8 @@ class Coordinator:
                        table=str(meta_src.get("table", template.table)),
                        server_version=str(meta_src.get("server_version", "")),
                        row_count=int(meta_src.get("row_count", 0)),
-                       server_settings=dict(meta_src.get("server_settings", {})))
+                       server_settings=dict(meta_src.get("server_settings", {})),
+                       client_path=meta_src.get("client_path"))
         measured = Measured(
             kinds=kinds, cells=cells, measurement_s=measurement_s, warmup_s=warmup_s,
             started_at=started_at, ended_at=time.time(), status=status,

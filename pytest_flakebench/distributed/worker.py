@@ -156,6 +156,7 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
                        meta={"server_version": prepared.server_version,
                              "server_settings": prepared.server_settings,
                              "row_count": prepared.profile.row_count,
+                             "client_path": getattr(prepared.driver, "client_path", None),
                              "target": prepared.driver.redacted_url,
                              "table": str(prepared.profile.info.table)})))
     if outcome is not None and outcome.interrupt is not None:

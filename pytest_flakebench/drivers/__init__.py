@@ -17,18 +17,19 @@ __all__ = ["Dialect", "Driver", "DriverConnection", "ErrorClass", "open_driver"]
 
 
 def open_driver(url: str, *, base_dir: Path | None = None, password: str | None = None,
-                table_type: str = "standard") -> Driver:
+                table_type: str = "standard", client_path: str | None = None) -> Driver:
     """Open the driver for ``url``; raise ``TargetError`` if the target cannot be reached.
 
     ``base_dir`` resolves relative ``sqlite:///`` paths (default: the current directory);
     ``password`` is used by PostgreSQL and Snowflake when the URL carries none (e.g. from a
-    stored connection); ``table_type`` is the template's Snowflake table type.
+    stored connection); ``table_type`` is the template's Snowflake table type; ``client_path``
+    the template's PostgreSQL execution path (``lean``/``cursor``; None: the env switch).
     """
     scheme = scheme_of(url)
     if scheme == "postgresql":
         from pytest_flakebench.drivers.postgres import PostgresDriver
 
-        return PostgresDriver(url, password=password)
+        return PostgresDriver(url, password=password, client_path=client_path)
     if scheme == "sqlite":
         from pytest_flakebench.drivers.sqlite import SqliteDriver
 

@@ -1,10 +1,17 @@
 """PostgreSQL driver (psycopg 3).
 
-Every benchmark connection is autocommit and server-prepares each statement on first use
-(``prepare=True``): measurements (reference/measurements-2026-11.md, section 3) show prepared
-statements are the biggest client-side lever (x1.5 to x2.6) and bring one connection to pgbench's
-level. Secrets: only the redacted URL reaches a message, and any password the driver knows is
-scrubbed from server text as well.
+Every benchmark connection is autocommit and runs server-prepared statements: measurements
+(reference/measurements-2026-11.md, section 3) show prepared statements are the biggest
+client-side lever (x1.5 to x2.6). Two execution paths share this driver:
+
+* ``lean`` (the default): psycopg's libpq layer, statements prepared when the connection opens,
+  rows counted from the result without building Python rows (``postgres_lean``);
+* ``cursor``: one reused psycopg cursor, ``execute(..., prepare=True)`` + ``fetchall()``.
+
+The template's ``client_path`` or the ``FLAKEBENCH_CLIENT_PATH`` environment variable picks
+one; the path taken is recorded in the run's fingerprint (``client.path``). Python operations
+always get the psycopg connection. Secrets: only the redacted URL reaches a message, and any
+password the driver knows is scrubbed from server text as well.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import contextlib
 import difflib
 import itertools
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -22,12 +30,32 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from pytest_flakebench.drivers.base import Dialect, ErrorClass
-from pytest_flakebench.errors import TargetError
+from pytest_flakebench.drivers.postgres_lean import LeanConnection
+from pytest_flakebench.errors import ConfigError, TargetError
 from pytest_flakebench.identifiers import TableName, quote_ident
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
 from pytest_flakebench.urls import redact_url
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
+ClientPath = Literal["lean", "cursor"]
+CLIENT_PATHS: tuple[str, ...] = ("lean", "cursor")
+CLIENT_PATH_ENV = "FLAKEBENCH_CLIENT_PATH"
+
+
+def resolve_client_path(template_value: str | None) -> ClientPath:
+    """The execution path: the template's ``client_path``, else the env switch, else lean."""
+    if template_value not in (None, "auto"):
+        value, where = template_value, "template client_path"
+    else:
+        value, where = os.environ.get(CLIENT_PATH_ENV, "").strip().lower() or "lean", \
+            f"environment variable {CLIENT_PATH_ENV}"
+    if value == "lean":
+        return "lean"
+    if value == "cursor":
+        return "cursor"
+    raise ConfigError(f"{where}={value!r} is not an execution path: use one of "
+                      f"{', '.join(CLIENT_PATHS)} (or unset it for lean)")
 
 CONNECT_TIMEOUT_S = 5
 
@@ -184,7 +212,9 @@ class PostgresDriver:
     dialect: Dialect = "postgresql"
     paramstyle: Literal["format", "qmark"] = "format"
 
-    def __init__(self, url: str, password: str | None = None) -> None:
+    def __init__(self, url: str, password: str | None = None,
+                 client_path: str | None = None) -> None:
+        self.client_path: ClientPath = resolve_client_path(client_path)
         self._url = url
         self.redacted_url = redact_url(url)
         try:
@@ -205,6 +235,10 @@ class PostgresDriver:
                                  str(params.get("password") or ""),
                                  os.environ.get("PGPASSWORD"))
         self._check_ids = itertools.count(1)
+        # Statements known to the lean path, by SQL, with their per-connection name; filled by
+        # check_statement in preflight so every connection prepares them when it opens.
+        self._statements: dict[str, bytes] = {}
+        self._names_lock = threading.Lock()  # connections opening in threads may add some
         self._meta = self._open()
 
     def _open(self) -> psycopg.Connection[Any]:
@@ -216,9 +250,28 @@ class PostgresDriver:
         # Raised outside the except block so no exception that may echo the URL is chained.
         raise TargetError(f"cannot connect to {self.redacted_url}: {reason}\n  {_FIX_HINT}")
 
-    def connect(self) -> PostgresConnection:
-        """Open a connection for one benchmark thread; raise ``TargetError`` if unreachable."""
-        return PostgresConnection(self)
+    def connect(self) -> PostgresConnection | LeanConnection:
+        """Open a connection for one benchmark thread; raise ``TargetError`` if unreachable.
+
+        On the lean path every statement preflight checked is prepared on it before it returns.
+        """
+        if self.client_path == "cursor":
+            return PostgresConnection(self)
+        return LeanConnection(self, list(self._statements))
+
+    def statement_name(self, sql: str) -> bytes:
+        """The name ``sql`` is prepared under on every lean connection (stable per driver)."""
+        with self._names_lock:
+            name = self._statements.get(sql)
+            if name is None:
+                # psycopg names its own prepared statements _pg3_N: no clash with Python ops
+                name = f"_flakebench_{len(self._statements) + 1}".encode()
+                self._statements[sql] = name
+            return name
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret this driver knows replaced by ``***``."""
+        return self._secrets.scrub(text)
 
     def server_version(self) -> str:
         """E.g. ``PostgreSQL 15.18``."""
@@ -326,6 +379,7 @@ class PostgresDriver:
         if nparams != param_count:
             raise TargetError(f"the SQL takes {nparams} parameter(s) but {param_count} are "
                               f"supplied: use one %s per parameter\n  SQL: {sql}")
+        self.statement_name(sql)  # the lean path prepares it on every connection it opens
 
     def _result_error(self, res: pq.abc.PGresult) -> str:
         code = res.error_field(pq.DiagnosticField.SQLSTATE)

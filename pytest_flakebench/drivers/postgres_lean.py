@@ -1,0 +1,217 @@
+"""The lean PostgreSQL execution path: psycopg's libpq layer (``psycopg.pq``), no cursor.
+
+Every statement the preflight checked is prepared once per connection when the connection opens
+(``PQprepare``); an operation is then one ``PQsendQueryPrepared`` with text parameters, and its
+row count is read from the result (``PQntuples`` / ``PQcmdTuples``) without building a Python
+object per row or per value: the measurement only needs the count. Measured on a 2-core VM
+(reference/measurements-2026-11.md, issue 13), this halves the client CPU per point lookup
+against ``cursor.execute(..., prepare=True)`` + ``fetchall()``.
+
+The wait for the answer is a ``poll()`` on the socket, which releases the interpreter
+(tests/integration/test_driver_postgres_lean.py checks it), so connections in threads of one
+process overlap their waits.
+
+Errors are raised as the very exception classes the cursor path raises (built by
+``psycopg.errors.error_from_result`` from the failed result, SQLSTATE included), so error
+classes, retries and reconnects behave the same on both paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.errors import error_from_result
+
+from pytest_flakebench.errors import TargetError
+
+if TYPE_CHECKING:
+    from pytest_flakebench.drivers.postgres import PostgresDriver
+
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_COMMAND_OK = pq.ExecStatus.COMMAND_OK
+_BAD = pq.ConnStatus.BAD
+_TEXT = pq.Format.TEXT
+_BINARY = pq.Format.BINARY
+
+# Built-in types (oid below FirstNormalObjectId) all have a binary send function; user types
+# may not, so a statement returning one keeps text results.
+_FIRST_USER_OID = 16384
+# Types whose text output costs the server noticeably more than their binary form (float
+# shortest-repr, numeric and datetime formatting): results containing one are fetched binary.
+_COSTLY_TEXT = frozenset({
+    700, 701,  # float4, float8
+    1700,  # numeric
+    1082, 1083, 1114, 1184, 1186, 1266,  # date, time, timestamp, timestamptz, interval, timetz
+    2950,  # uuid
+    17,  # bytea (hex-escaped in text)
+})
+
+
+class _Statement:
+    """One statement prepared on one connection."""
+
+    __slots__ = ("name", "result_format")
+
+    def __init__(self, name: bytes, result_format: int) -> None:
+        self.name = name
+        self.result_format = result_format
+
+
+class LeanConnection:
+    """One benchmark connection on the lean path; same contract as ``PostgresConnection``.
+
+    ``execute`` never reconnects (that would land inside the timed region); after a connection
+    loss ``broken`` is True and the engine calls ``reconnect()`` outside the timed region, which
+    opens a new connection and prepares every known statement on it again.
+    """
+
+    def __init__(self, driver: PostgresDriver, statements: Iterable[str]) -> None:
+        self._driver = driver
+        self._known = list(statements)
+        self._open()
+
+    def _open(self) -> None:
+        self._conn = self._driver._open()
+        self._pg = self._conn.pgconn
+        self._encoding = self._conn.info.encoding
+        # psycopg's own adapters for anything beyond int/str/None (dates, decimals, bytes,
+        # UUIDs, lists…): exactly the text the cursor path would send.
+        self._tx = Transformer(self._conn)
+        poller = select.poll()
+        poller.register(self._pg.socket, select.POLLIN)
+        self._poll = poller.poll
+        self._stmts: dict[str, _Statement] = {}
+        try:
+            for sql in self._known:
+                self._prepare(sql)
+        except psycopg.Error as exc:
+            self.close()
+            reason = self._driver.scrub(str(exc).strip().splitlines()[0])
+            raise TargetError(f"cannot prepare a statement on {self._driver.redacted_url}: "
+                              f"{reason}") from None
+
+    def _prepare(self, sql: str) -> _Statement:
+        """Prepare ``sql`` (``%s`` style) on this connection; raise the server's error."""
+        from pytest_flakebench.drivers.postgres import format_to_numeric
+
+        name = self._driver.statement_name(sql)
+        pg = self._pg
+        res = pg.prepare(name, format_to_numeric(sql).encode(self._encoding), None)
+        if res.status != _COMMAND_OK:
+            raise self._error(res)
+        described = pg.describe_prepared(name)
+        oids = [described.ftype(i) for i in range(described.nfields)]
+        binary = (bool(oids) and all(o < _FIRST_USER_OID for o in oids)
+                  and any(o in _COSTLY_TEXT for o in oids))
+        stmt = self._stmts[sql] = _Statement(name, _BINARY if binary else _TEXT)
+        if sql not in self._known:
+            self._known.append(sql)  # prepared again after a reconnect
+        return stmt
+
+    def execute(self, sql: str, params: Sequence[object]) -> int:
+        """Execute ``sql`` (``%s`` style); return rows returned or affected (-1: no count)."""
+        # Hot path: inside the timed region, so nothing here but encoding and the round trip.
+        stmt = self._stmts.get(sql)
+        if stmt is None:
+            stmt = self._prepare(sql)  # a statement preflight did not see: prepared once
+        pg = self._pg
+        pg.send_query_prepared(stmt.name, self._encode(params) if params else None, None,
+                               stmt.result_format)
+        if pg.flush():
+            self._flush()
+        # Wait in poll() (the interpreter released), then read: the first result is kept.
+        # PQexecPrepared would do the same syscalls but return the *last* result, and when
+        # the server ends the session (pg_terminate_backend) that is libpq's "server closed
+        # the connection" without the server's SQLSTATE 57P01 the cursor path reports.
+        wait, consume, busy = self._poll, pg.consume_input, pg.is_busy
+        while True:
+            wait()
+            consume()
+            if not busy():
+                break
+        res = pg.get_result()
+        if res is None:  # pragma: no cover - libpq always answers a sent query
+            raise psycopg.OperationalError("no result from the server")
+        self._finish()
+        status = res.status
+        if status == _TUPLES_OK:
+            return res.ntuples
+        if status == _COMMAND_OK:
+            count = res.command_tuples
+            return -1 if count is None else count
+        raise self._error(res)
+
+    def _finish(self) -> None:
+        """Read up to the end of the exchange (ReadyForQuery), usually already received."""
+        pg = self._pg
+        try:
+            while True:
+                while pg.is_busy():
+                    self._poll()
+                    pg.consume_input()
+                if pg.get_result() is None:
+                    return
+        except psycopg.OperationalError:
+            return  # the session ended after its answer: ``broken`` tells the engine
+
+    def _flush(self) -> None:
+        """Send what did not fit in the socket buffer (large parameters)."""
+        import select
+
+        pg = self._pg
+        writable = select.poll()
+        writable.register(pg.socket, select.POLLOUT | select.POLLIN)
+        while pg.flush():
+            writable.poll()
+            pg.consume_input()  # the server may answer (an error) before reading it all
+
+    def _encode(self, params: Sequence[object]) -> list[bytes | None]:
+        """Parameters as text, the way the server parses them for the prepared types."""
+        out: list[bytes | None] = []
+        for value in params:
+            kind = type(value)
+            if kind is int:
+                out.append(b"%d" % value)  # type: ignore[str-format]
+            elif kind is str:
+                out.append(value.encode(self._encoding))  # type: ignore[attr-defined]
+            elif value is None:
+                out.append(None)
+            else:
+                dumped = self._tx.get_dumper(value, PyFormat.TEXT).dump(value)
+                out.append(None if dumped is None else bytes(dumped))
+        return out
+
+    def _error(self, res: pq.abc.PGresult) -> psycopg.Error:
+        """The exception the cursor path raises for this failed result."""
+        if self._pg.status == _BAD and not res.error_field(pq.DiagnosticField.SQLSTATE):
+            # The socket is gone without a server error (crash, network): psycopg says
+            # OperationalError here too.
+            text = res.get_error_message(self._encoding) or "the connection was lost"
+            return psycopg.OperationalError(text)
+        return error_from_result(res, encoding=self._encoding)
+
+    @property
+    def raw(self) -> Any:
+        """The psycopg connection, for Python operations (``flakebench.operation``)."""
+        return self._conn
+
+    @property
+    def broken(self) -> bool:
+        """True when the connection was lost or closed and must be reopened before use."""
+        return self._pg.status == _BAD or self._conn.closed
+
+    def reconnect(self) -> None:
+        """Open a fresh connection and prepare every known statement on it again."""
+        self.close()
+        self._open()
+
+    def close(self) -> None:
+        """Close the connection; never raises."""
+        with contextlib.suppress(Exception):
+            self._conn.close()
