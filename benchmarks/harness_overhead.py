@@ -5,9 +5,10 @@ Runs the same workload twice per round, in this process, with the same number of
 * **baseline**: each thread holds its own ``psycopg.connect(dsn, autocommit=True)`` and one cursor
   and runs ``SELECT * FROM "public"."fb_bench_kv" WHERE "id" = %s`` with ``prepare=True`` and
   ``fetchall()`` on uniformly random keys, counting queries and nothing else;
-* **harness**: the same point lookups through the plugin's engine (``prepare`` + ``run_local``
-  with ``mix={"point_lookup": 100}``, ``warmup=0``), i.e. with its parameter makers, clock reads,
-  HDR recording and once-a-second ticker.
+* **harness**: the same point lookups through the path ``pytest --flakebench`` takes (control
+  plane, controller thread, ``run_worker`` and its engine, ``mix={"point_lookup": 100}``,
+  ``warmup=0``), i.e. with its parameter makers, clock reads, recording, ticker and driver path.
+  ``benchmarks/vs_pgbench.py`` runs the real ``pytest --flakebench`` subprocess instead.
 
 Baseline and harness alternate within every round (A B, A B, …, 1 s pause between runs) so slow
 drift of the machine hits both alike. Per thread count it reports the median qps of each, the
@@ -43,7 +44,6 @@ from rich.console import Console
 from rich.table import Table
 
 from pytest_flakebench import __version__ as flakebench_version
-from pytest_flakebench.benchmark import prepare, run_local
 from pytest_flakebench.control.plane import open_control_plane
 from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
 from pytest_flakebench.distributed.worker import WorkerContext, run_worker
@@ -281,7 +281,12 @@ def run_plugin_path(template: Template, target: ResolvedTarget) -> RunFigures:
     with tempfile.TemporaryDirectory(prefix="flakebench-bench-") as tmp:
         plane = open_control_plane(f"sqlite:///{Path(tmp) / 'control.db'}")
         kept: list[RunResult] = []
-        coordinator = Coordinator(plane, settings=ControllerSettings(), keep=kept.append)
+
+        def keep(result: RunResult) -> RunResult:
+            kept.append(result)
+            return result
+
+        coordinator = Coordinator(plane, settings=ControllerSettings(), keep=keep)
         session, run_id = uuid.uuid4().hex, uuid.uuid4().hex
         plane.create_run(run_id=run_id, session_id=session, test_id="bench::plugin",
                          participants=["main"])
@@ -305,33 +310,13 @@ def run_plugin_path(template: Template, target: ResolvedTarget) -> RunFigures:
                       errors=overall.errors)
 
 
-def run_harness(dsn: str, threads: int, seconds: float, seed: int,
-                path: str = "plugin") -> RunFigures:
-    """The same point lookups through the plugin (default) or the bare engine."""
+def run_harness(dsn: str, threads: int, seconds: float, seed: int) -> RunFigures:
+    """The same point lookups through the plugin's path (the one ``pytest --flakebench`` takes)."""
     template = Template.model_validate({
         "target": dsn, "table": QUALIFIED, "mix": {"point_lookup": 100},
         "concurrency": threads, "duration": seconds, "warmup": 0, "seed": seed,
     })
-    target = ResolvedTarget(url=dsn)
-    if path == "plugin":
-        return run_plugin_path(template, target)
-    prepared = prepare(template, target, base_dir=Path.cwd())
-    try:
-        cpu0 = time.process_time()
-        result, outcome = run_local(prepared, test="harness_overhead", target=target,
-                                    duration_scale=1.0)
-        cpu = time.process_time() - cpu0
-    finally:
-        prepared.close()
-    overall = result.overall
-    if outcome.status != "COMPLETED":
-        raise RuntimeError(f"harness run {outcome.status}: {outcome.messages}")
-    if overall.errors:
-        console.print(f"[red]harness: {overall.errors} errors: {overall.error_samples}[/red]")
-    return RunFigures(queries=overall.ops, elapsed_s=outcome.measurement_s, qps=overall.qps,
-                      cpu_us_per_query=cpu * 1e6 / overall.ops if overall.ops else 0.0,
-                      p50_us=overall.latency.p50_us, p99_us=overall.latency.p99_us,
-                      errors=overall.errors)
+    return run_plugin_path(template, ResolvedTarget(url=dsn))
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,10 +381,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds (default 3)")
     parser.add_argument("--rows", type=int, default=100_000, help="table rows (default 100000)")
     parser.add_argument("--seed", type=int, default=1, help="key RNG seed (default 1)")
-    parser.add_argument("--path", choices=("plugin", "engine"), default="plugin",
-                        help="harness path: 'plugin' (what pytest --flakebench runs: control "
-                             "plane, controller thread, worker; default) or 'engine' (the bare "
-                             "engine, run_local)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="also write the figures as JSON to PATH")
     args = parser.parse_args(argv)
@@ -427,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(PAUSE_S)
             base = run_baseline(args.dsn, n, args.seconds, key_min, key_max, args.seed + r)
             time.sleep(PAUSE_S)
-            harness = run_harness(args.dsn, n, args.seconds, args.seed + r, args.path)
+            harness = run_harness(args.dsn, n, args.seconds, args.seed + r)
             rf = RoundFigures(round=r, baseline=base, harness=harness)
             tf.rounds.append(rf)
             console.print(

@@ -1,16 +1,15 @@
 """One benchmark run in one process: preflight, load, and the merged result.
 
 ``prepare`` does everything that can fail before load is sent (connect, find the table and key
-column, generate and check every statement); ``execute`` runs the engine and assembles the
-``RunResult`` with its SLO verdict.
+column, generate and check every statement); ``engine_config`` gives the engine its share of the
+run. The run itself always goes through ``distributed.worker.run_worker`` and the controller,
+with ``-n 0`` as with ``-n N`` (one path, so what the benchmarks measure is what users run).
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,17 +17,13 @@ from typing import Any, Protocol
 from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.drivers import open_driver
 from pytest_flakebench.drivers.base import Driver
-from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT
-from pytest_flakebench.engine.runner import Engine, EngineConfig, EngineOutcome, Tick
+from pytest_flakebench.engine.runner import EngineConfig
 from pytest_flakebench.errors import FlakebenchError, TargetError
 from pytest_flakebench.mix import smooth_weighted_schedule
 from pytest_flakebench.profile import TableProfile
-from pytest_flakebench.results import RunResult
 from pytest_flakebench.targets import ResolvedTarget
 from pytest_flakebench.template import Template
 from pytest_flakebench.template_params import KeyParam
-from pytest_flakebench.urls import scheme_of
-from pytest_flakebench.verdict import Measured, RunMeta, build_result, worker_summary
 from pytest_flakebench.workload import (
     KindPlan,
     PythonOp,
@@ -179,41 +174,6 @@ def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id:
         drop_after_s=t.drop_after,
         query_sample=query_sample,
     )
-
-
-def assemble(prepared: Prepared, outcome: EngineOutcome, *, test: str, run_id: str,
-             target: ResolvedTarget, connections: int) -> RunResult:
-    """The result of a run measured entirely in this process (no control plane)."""
-    o = outcome.aggregate.cells
-    worker = worker_summary("main", host=socket.gethostname(), connections=connections,
-                            status=outcome.status, measured=o[PHASE_MEASUREMENT],
-                            measurement_s=outcome.measurement_s)
-    measured = Measured(kinds=outcome.kinds, cells=o, measurement_s=outcome.measurement_s,
-                        warmup_s=outcome.warmup_s, started_at=outcome.started_at,
-                        ended_at=outcome.ended_at, status=outcome.status,
-                        connections=connections, workers=(worker,),
-                        snapshots=tuple(outcome.snapshots), messages=list(outcome.messages))
-    return build_result(prepared.template, measured, meta_of(prepared, target), run_id=run_id,
-                        test=test)
-
-
-def meta_of(prepared: Prepared, target: ResolvedTarget) -> RunMeta:
-    """What the run is pointed at."""
-    return RunMeta(target_kind=scheme_of(target.url), target=prepared.driver.redacted_url,
-                   table=str(prepared.profile.info.table),
-                   server_version=prepared.server_version,
-                   row_count=prepared.profile.row_count,
-                   server_settings=prepared.server_settings)
-
-
-def run_local(prepared: Prepared, *, test: str, target: ResolvedTarget, duration_scale: float,
-              on_tick: Callable[[Tick], None] | None = None) -> tuple[RunResult, EngineOutcome]:
-    """Run the whole benchmark in this process."""
-    config = engine_config(prepared, duration_scale=duration_scale)
-    outcome = Engine(config, prepared.driver, on_tick=on_tick).run()
-    result = assemble(prepared, outcome, test=test, run_id=new_run_id(), target=target,
-                      connections=config.connections)
-    return result, outcome
 
 
 def new_run_id() -> str:
