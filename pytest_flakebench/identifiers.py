@@ -9,15 +9,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,127}$")
+from pytest_flakebench.excerpt import excerpt
+
+IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,127}")
+"""A plain SQL identifier (also the form of a target or query name)."""
 
 IDENT_HELP = "letters, digits, '_' or '$', not starting with a digit (e.g. 'public.orders')"
 
 
 def check_identifier(part: str, *, what: str = "identifier") -> str:
     """Return ``part`` if it is a plain SQL identifier, else raise ``ValueError``."""
-    if not _IDENT_RE.fullmatch(part):
-        raise ValueError(f"{what} {part!r} is not a plain SQL identifier: use {IDENT_HELP}")
+    if not isinstance(part, str) or not IDENT_RE.fullmatch(part):
+        raise ValueError(f"{what} {excerpt(part)} is not a plain SQL identifier: use {IDENT_HELP}")
     return part
 
 
@@ -35,10 +38,10 @@ class TableName:
         parts = text.split(".")
         if not 1 <= len(parts) <= 3:
             raise ValueError(
-                f"table {text!r} must be 'table', 'schema.table' or 'database.schema.table'"
+                f"table {excerpt(text)} must be 'table', 'schema.table' or 'database.schema.table'"
             )
         for part in parts:
-            check_identifier(part, what=f"table name part in {text!r}:")
+            check_identifier(part, what=f"table name part in {excerpt(text)}:")
         if len(parts) == 1:
             return cls(name=parts[0])
         if len(parts) == 2:

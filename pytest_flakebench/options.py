@@ -181,7 +181,8 @@ def resolve(config: pytest.Config) -> Settings:
     partial_raw = _raw(config, PARTIAL)
     partial = str(partial_raw[0]).strip().lower() if partial_raw else "fail"
     if partial_raw is not None and partial not in ("fail", "warn"):
-        raise pytest.UsageError(f"{partial_raw[1]}={partial_raw[0]!r}: expected 'fail' or 'warn'")
+        raise pytest.UsageError(f"{partial_raw[1]}={partial_raw[0]!r}: expected 'fail' or 'warn'"
+                                + _did_you_mean(partial, ("fail", "warn")))
     compare_raw, fail_raw, html_raw = _raw(config, COMPARE), _raw(config, COMPARE_FAIL), \
         _raw(config, HTML)
     compare = str(compare_raw[0]).strip() if compare_raw else None
@@ -212,3 +213,10 @@ def _check_compare(compare: tuple[object, str] | None, fail: tuple[object, str] 
             parse(str(raw[0]))
         except ValueError as exc:  # ThresholdError is a ValueError
             raise pytest.UsageError(f"{raw[1]}={raw[0]!r}: {exc}") from None
+
+
+def _did_you_mean(name: str, choices: tuple[str, ...] | set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name[:200], sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

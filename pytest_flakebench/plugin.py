@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_flakebench import options
+from pytest_flakebench.excerpt import excerpt
 from pytest_flakebench.session import BenchSession
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ MARKER = "flakebench"
 SESSION_KEY = pytest.StashKey[BenchSession]()
 TEMPLATE_KEY = pytest.StashKey["Template"]()
 RESULT_KEY = pytest.StashKey["RunResult"]()
+BAD_TEMPLATE_KEY = pytest.StashKey[str]()
 
 SKIP_REASON = "flakebench benchmark: run with --flakebench (or FLAKEBENCH=1) to measure it"
 
@@ -63,45 +65,75 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 
-def _template_for(item: pytest.Function) -> Template:
+def _template_for(item: pytest.Function) -> Template | None:
+    """The item's validated template; ``None`` when it cannot be checked without --flakebench
+    (a stored template). Raises ``BadTemplate`` with the message the test errors with."""
     from pytest_flakebench.errors import FlakebenchError
     from pytest_flakebench.targets import resolve_target
+    from pytest_flakebench.template_load import TEMPLATE_KEY as FILE_KEY
     from pytest_flakebench.template_load import build_template
 
     markers = list(item.iter_markers(MARKER))
     kwargs: dict[str, Any] = {}
     for marker in reversed(markers):  # closest marker last: function overrides class/module
         if marker.args:
-            raise pytest.Collector.CollectError(
+            raise BadTemplate(
                 f"{item.nodeid}: @pytest.mark.flakebench takes keyword arguments only "
-                f"(template fields such as target=..., table=...), got {marker.args!r}"
+                f"(template fields such as target=..., table=...), got {excerpt(marker.args)}"
             )
         kwargs.update(marker.kwargs)
     search = [Path(item.path).parent, Path(item.config.rootpath)]
+    settings = item.config.stash[SESSION_KEY].settings
+    # Without --flakebench nothing is measured: no store is opened (stored templates and
+    # connections stay unread, so nothing is decrypted) and a named target is not resolved.
+    store_url = settings.store_url if settings.enabled else None
+    ref = kwargs.get(FILE_KEY)
+    if not settings.enabled and isinstance(ref, str) and ref.startswith("store:"):
+        return None
     try:
-        store_url = item.config.stash[SESSION_KEY].settings.store_url
         template = build_template(kwargs, where=item.nodeid, search=search, store_url=store_url,
                                   store_base=Path(item.config.rootpath))
-        resolve_target(template.target, rootdir=Path(item.config.rootpath),
-                       ini_lines=item.config.getini("flakebench_targets"), store_url=store_url)
+        if settings.enabled:
+            resolve_target(template.target, rootdir=Path(item.config.rootpath),
+                           ini_lines=item.config.getini("flakebench_targets"),
+                           store_url=store_url)
     except FlakebenchError as exc:
         message = str(exc)
         if not message.startswith(item.nodeid):
             message = f"{item.nodeid}: {message}"
-        raise pytest.Collector.CollectError(message) from None
+        raise BadTemplate(message) from None
     return template
+
+
+class BadTemplate(Exception):
+    """A benchmark's template is invalid: that test errors at setup with this message."""
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str,
                               obj: object) -> Generator[None, Any, Any]:
-    """Validate every benchmark's template at collection: a bad one is a collection error."""
+    """Validate every benchmark's template at collection. A bad one makes THAT test error at
+    setup (with or without --flakebench); every other test of the session runs."""
     result = yield
     items = result if isinstance(result, list) else [result]
     for item in items:
         if isinstance(item, pytest.Function) and item.get_closest_marker(MARKER) is not None:
-            item.stash[TEMPLATE_KEY] = _template_for(item)
+            try:
+                template = _template_for(item)
+            except BadTemplate as exc:
+                item.stash[BAD_TEMPLATE_KEY] = str(exc)
+                continue
+            if template is not None:
+                item.stash[TEMPLATE_KEY] = template
     return result
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A benchmark with a bad template errors here, before any fixture and any load."""
+    problem = item.stash.get(BAD_TEMPLATE_KEY, None)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -110,7 +142,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason=SKIP_REASON)
     for item in items:
-        if TEMPLATE_KEY in item.stash:
+        if item.get_closest_marker(MARKER) is not None and BAD_TEMPLATE_KEY not in item.stash:
             item.add_marker(skip)
 
 

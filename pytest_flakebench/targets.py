@@ -13,19 +13,55 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_flakebench.errors import ConfigError
-from pytest_flakebench.identifiers import check_identifier
-from pytest_flakebench.urls import redact_url, scheme_of
+from pytest_flakebench.excerpt import excerpt
+from pytest_flakebench.identifiers import IDENT_RE
+from pytest_flakebench.urls import check_url_syntax, redact_target, redact_url, scheme_of
+
+MAX_TARGET_LENGTH = 2048
+
+NAMED_TARGET_HELP = ("a named target is a plain name (letters, digits, '_') defined in "
+                     "[tool.flakebench.targets.NAME], ini flakebench_targets, env "
+                     "FLAKEBENCH_TARGET_<NAME> or `flakebench connections add`")
+
+
+def check_target(text: str) -> str:
+    """Return ``text`` if it is a URL with a supported scheme or a plain target name; else raise
+    ``ConfigError`` (a ``ValueError``) showing it redacted and saying how to write it."""
+    if len(text) > MAX_TARGET_LENGTH:
+        raise ConfigError(f"target is {len(text)} characters long ({excerpt(redact_target(text))}"
+                          f"): at most {MAX_TARGET_LENGTH}")
+    if is_url(text):
+        scheme_of(text)
+        return check_url_syntax(text)
+    if IDENT_RE.fullmatch(text):
+        return text
+    shown = redact_target(text)
+    looks_like_host = bool(text) and not text[0].isspace() and (":" in text or "/" in text
+                                                                or "." in text or "@" in text)
+    example = (f"postgresql://{shown}" if looks_like_host
+               else "postgresql://user@127.0.0.1:5432/db")
+    raise ConfigError(
+        f"target {excerpt(shown)} is neither a URL nor a target name: a URL needs a scheme, "
+        f"e.g. {excerpt(example, 120)} (or sqlite:///path.db, snowflake://user@account/db/"
+        f"schema); {NAMED_TARGET_HELP}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedTarget:
-    """A target URL and where its password comes from."""
+    """A target URL and where its password comes from (its repr never shows a password)."""
 
     url: str
     name: str | None = None
     password_env: str | None = None
     # A password decrypted from a stored connection: never in repr/str.
     stored_password: str | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return (f"ResolvedTarget(url={redact_url(self.url)!r}, name={self.name!r}, "
+                f"password_env={self.password_env!r})")
+
+    __str__ = __repr__
 
     @property
     def password(self) -> str | None:
@@ -67,6 +103,14 @@ def _ini_targets(lines: list[str]) -> dict[str, str]:
     return found
 
 
+def _check_url(url: str, where: str) -> None:
+    try:
+        scheme_of(url)
+        check_url_syntax(url)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def is_url(text: str) -> bool:
     """Whether ``text`` looks like a URL rather than a target name."""
     return "://" in text
@@ -79,17 +123,16 @@ def resolve_target(target: str, *, rootdir: Path, ini_lines: list[str],
     A name that is no env/ini/pyproject target is looked up among the stored connections of
     the results store ``store_url`` (relative SQLite paths against ``rootdir``), if any.
     """
+    check_target(target)
     if is_url(target):
-        scheme_of(target)
         return ResolvedTarget(url=target)
-    check_identifier(target, what="target name")
     env_value = os.environ.get(f"FLAKEBENCH_TARGET_{target.upper()}")
     if env_value:
-        scheme_of(env_value)
+        _check_url(env_value, f"env FLAKEBENCH_TARGET_{target.upper()}")
         return ResolvedTarget(url=env_value, name=target)
     ini = _ini_targets(ini_lines)
     if target in ini:
-        scheme_of(ini[target])
+        _check_url(ini[target], f"ini flakebench_targets {target}")
         return ResolvedTarget(url=ini[target], name=target)
     table = _pyproject_targets(rootdir)
     if target in table:
@@ -100,7 +143,7 @@ def resolve_target(target: str, *, rootdir: Path, ini_lines: list[str],
                 f"[tool.flakebench.targets.{target}] needs url = \"postgresql://...\" "
                 f"(or sqlite:///path.db)"
             )
-        scheme_of(url)
+        _check_url(url, f"[tool.flakebench.targets.{target}] url")
         password_env = entry.get("password_env") if isinstance(entry, dict) else None
         return ResolvedTarget(url=url, name=target,
                               password_env=str(password_env) if password_env else None)
@@ -114,7 +157,7 @@ def resolve_target(target: str, *, rootdir: Path, ini_lines: list[str],
             raise ConfigError(f"target {target!r} is not a URL or a configured target, and the "
                               f"stored connections cannot be read: {exc}") from None
         if stored is not None:
-            scheme_of(stored.url)
+            _check_url(stored.url, f"stored connection {target}")
             return ResolvedTarget(url=stored.url, name=target, stored_password=stored.password)
     known = sorted(set(ini) | set(table))
     raise ConfigError(

@@ -8,34 +8,52 @@ before any load is sent.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
+    PlainSerializer,
     model_validator,
 )
 
+from pytest_flakebench.excerpt import excerpt
 from pytest_flakebench.identifiers import TableName, check_identifier
 from pytest_flakebench.keys import KeySpec
 from pytest_flakebench.template_params import (
     CustomQuery,
 )
-from pytest_flakebench.template_types import STRICT as _STRICT
 from pytest_flakebench.template_types import (
+    INT64_MAX,
+    MAX_CONNECTIONS,
+    MAX_KEY_SPAN,
+    MAX_MIN_QPS,
+    MAX_QPS,
+    MIN_QPS,
     DurationS,
     LatencyUs,
     Rate,
+    ShortDurationS,
     TableText,
+    TargetText,
     ThinkTime,
     valid_key_column,
 )
+from pytest_flakebench.template_types import STRICT as _STRICT
+from pytest_flakebench.urls import redact_target
 
 BUILTIN_KINDS: tuple[str, ...] = ("point_lookup", "range_scan", "insert", "update")
 """Operation kinds whose SQL is generated for the table and dialect."""
 
 WRITE_KINDS = frozenset({"insert", "update"})
+
+
+def _closest(name: str, choices: set[str]) -> str | None:
+    """The choice ``name`` is most likely a typo of (did-you-mean), if any."""
+    close = difflib.get_close_matches(name[:200], sorted(choices), n=1)
+    return close[0] if close else None
 
 
 class LimitSet(BaseModel):
@@ -49,10 +67,11 @@ class LimitSet(BaseModel):
     p99: LatencyUs | None = None
     p999: LatencyUs | None = None
     max: LatencyUs | None = None
-    min_qps: float | None = Field(default=None, ge=0)
+    min_qps: float | None = Field(default=None, ge=0, le=MAX_MIN_QPS)
     error_rate: Rate | None = None
     max_late: Rate | None = None  # qps mode: (late + dropped) / scheduled operations
-    min_concurrency: int | None = Field(default=None, ge=1)  # find_max: best concurrency
+    min_concurrency: int | None = Field(default=None, ge=1,  # find_max: best concurrency
+                                        le=MAX_CONNECTIONS)
 
     def limits(self) -> dict[str, float]:
         """The limits that are set, by metric name."""
@@ -82,7 +101,8 @@ class SLOSpec(LimitSet):
                 close = difflib.get_close_matches(str(key), SLO_METRICS, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ValueError(
-                    f"unknown SLO metric {key!r}: {hint}metrics are {', '.join(SLO_METRICS)}; "
+                    f"unknown SLO metric {excerpt(key)}: {hint}metrics are "
+                    f"{', '.join(SLO_METRICS)}; "
                     f"limits for one kind take a dict, e.g. {{'insert': {{'p99': '50ms'}}}}"
                 )
         return {**overall, "kinds": kinds}
@@ -93,10 +113,10 @@ class FindMaxSpec(BaseModel):
 
     model_config = _STRICT
 
-    start: int = Field(default=4, ge=1)
-    step: int = Field(default=4, ge=1)
+    start: int = Field(default=4, ge=1, le=MAX_CONNECTIONS)
+    step: int = Field(default=4, ge=1, le=MAX_CONNECTIONS)
     step_duration: DurationS = 10.0
-    ceiling: int = Field(default=256, ge=1)
+    ceiling: int = Field(default=256, ge=1, le=MAX_CONNECTIONS)
     budget: DurationS = 300.0
     max_latency_rise: Rate = 1.0  # p95 more than (1 + this) x step 1's p95 breaks a step
     min_qps_growth: Rate = 0.05  # QPS must grow by this fraction over the best step so far
@@ -147,10 +167,10 @@ class WorkersSpec(BaseModel):
     model_config = _STRICT
 
     mode: Literal["auto", "bounded", "fixed"] = "auto"
-    min_workers: int = Field(default=1, ge=1)
-    max_workers: int | None = Field(default=None, ge=1)
-    min_connections: int = Field(default=1, ge=1)
-    max_connections: int | None = Field(default=None, ge=1)
+    min_workers: int = Field(default=1, ge=1, le=MAX_CONNECTIONS)
+    max_workers: int | None = Field(default=None, ge=1, le=MAX_CONNECTIONS)
+    min_connections: int = Field(default=1, ge=1, le=MAX_CONNECTIONS)
+    max_connections: int | None = Field(default=None, ge=1, le=MAX_CONNECTIONS)
 
     @model_validator(mode="after")
     def _bounds(self) -> WorkersSpec:
@@ -168,36 +188,43 @@ class Template(BaseModel):
 
     model_config = _STRICT
 
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=200)
     template_source: str | None = None  # set by the loader: file path or store:NAME@V
-    target: str = Field(min_length=1)
+    # Serialised (JSON, stored rows, worker heartbeats) without its password: a worker resolves
+    # the real target from the marker it collected itself, never from stored JSON.
+    target: Annotated[TargetText, PlainSerializer(redact_target, return_type=str)]
     table: TableText
     key_column: Annotated[str | None, AfterValidator(valid_key_column)] = None
     table_type: Literal["standard", "hybrid", "interactive", "dynamic"] = "standard"
     # PostgreSQL execution path: lean (libpq layer) or cursor; auto = FLAKEBENCH_CLIENT_PATH
     # or lean. Recorded in the fingerprint as client.path, so it is not hashed with the rest.
     client_path: Literal["auto", "lean", "cursor"] = "auto"
-    mix: dict[str, float] = Field(default_factory=dict)
+    mix: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
     queries: dict[str, CustomQuery] = Field(default_factory=dict)
     sql: dict[str, str] = Field(default_factory=dict)
     python: dict[str, Literal["read", "write"]] = Field(default_factory=dict)
     mode: Literal["concurrency", "qps", "find_max"] = "concurrency"
-    concurrency: int = Field(default=4, ge=1, le=4096)
-    qps: float | None = Field(default=None, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=MAX_CONNECTIONS)
+    qps: float | None = Field(default=None, ge=MIN_QPS, le=MAX_QPS)
     arrivals: Literal["constant", "poisson"] = "constant"
-    late_after: DurationS = 0.01
-    drop_after: DurationS = 1.0
+    late_after: ShortDurationS = 0.01
+    drop_after: ShortDurationS = 1.0
     find_max: FindMaxSpec | None = None
     think_time: ThinkTime = (0.0, 0.0)
     max_tries: int = Field(default=1, ge=1, le=100)
     duration: DurationS = 10.0
     warmup: DurationS = 2.0
-    seed: int = 1
-    range_size: int = Field(default=100, ge=1)
+    seed: int = Field(default=1, ge=-INT64_MAX, le=INT64_MAX)
+    range_size: int = Field(default=100, ge=1, le=MAX_KEY_SPAN)
     slo: SLOSpec = Field(default_factory=SLOSpec)
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
     workers: WorkersSpec = Field(default_factory=WorkersSpec)
     keys: KeySpec = Field(default_factory=KeySpec)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A repr reaches tracebacks (--tb=long, --showlocals) and logs: never the password.
+        for key, value in super().__repr_args__():
+            yield key, redact_target(value) if key == "target" else value
 
     def table_name(self) -> TableName:
         """The parsed table name."""
@@ -249,8 +276,10 @@ class Template(BaseModel):
         known = set(BUILTIN_KINDS) | set(self.queries) | set(self.python)
         unknown = sorted(set(self.mix) - known)
         if unknown:
+            hints = [f"{excerpt(k)} (did you mean {close!r}?)" if (close := _closest(k, known))
+                     else excerpt(k) for k in unknown[:10]]
             raise ValueError(
-                f"unknown kind(s) in mix: {', '.join(map(repr, unknown))}; built-in kinds are "
+                f"unknown kind(s) in mix: {', '.join(hints)}; built-in kinds are "
                 f"{', '.join(BUILTIN_KINDS)}; define a custom query under queries={{...}} or "
                 f"declare a Python operation under python={{'name': 'read'}}"
             )
@@ -276,8 +305,11 @@ class Template(BaseModel):
                 )
         for kind in self.slo.kinds:
             if kind not in weights:
+                close = _closest(kind, {*weights, *SLO_METRICS})
                 raise ValueError(
-                    f"slo has limits for kind {kind!r}, which is not in the mix "
+                    f"slo has limits for kind {excerpt(kind)}"
+                    + (f" (did you mean {close!r}?)" if close else "")
+                    + ", which is not in the mix "
                     f"({', '.join(sorted(weights))}); "
                     f"known SLO metrics are {', '.join(SLO_METRICS)}"
                 )

@@ -6,10 +6,35 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, PlainSerializer
 
+from pytest_flakebench.excerpt import excerpt
 from pytest_flakebench.identifiers import TableName, check_identifier
-from pytest_flakebench.units import parse_duration_s, parse_latency_us, parse_rate
+from pytest_flakebench.targets import check_target
+from pytest_flakebench.units import (
+    MAX_LATENCY_S,
+    parse_duration_s,
+    parse_latency_us,
+    parse_rate,
+)
+
+# Bounds on every number a template takes (stated in the README, "Bounds"): a value beyond them
+# is a typo or an attack, and would overflow clocks, sleeps, SQL integers or histograms later.
+MAX_QPS = 10_000_000.0
+"""The highest target rate (operations per second over every worker)."""
+MIN_QPS = 0.01
+"""The lowest target rate: one operation per 100 s."""
+MAX_MIN_QPS = 1e9
+"""The highest ``min_qps`` an SLO may ask for."""
+MAX_KEY_SPAN = 2**31 - 1
+"""The widest ``range_size``: keys plus the span must fit a 64-bit integer column."""
+INT64_MAX = 2**63 - 1
+MAX_CONNECTIONS = 4096
+"""The most connections (and threads) one run, one worker or one find_max step may use."""
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
+"""A duration of at most 24 h (``units.MAX_DURATION_S``)."""
+ShortDurationS = Annotated[float, BeforeValidator(
+    lambda v: parse_duration_s(v, maximum=MAX_LATENCY_S))]
+"""A pause or a lateness limit: at most 1 h."""
 # In JSON a latency is written "250us": a bare number would read back as seconds.
 LatencyUs = Annotated[int, BeforeValidator(parse_latency_us),
                       PlainSerializer(lambda us: f"{us}us", return_type=str, when_used="json")]
@@ -20,12 +45,14 @@ def think_time(value: object) -> tuple[float, float]:
     """``"10ms"`` (fixed) or ``["5ms", "20ms"]`` (uniform in the range) as seconds."""
     if isinstance(value, list | tuple):
         if len(value) != 2:
-            raise ValueError(f"think_time range {value!r} must be [low, high]")
-        low, high = parse_duration_s(value[0]), parse_duration_s(value[1])
+            raise ValueError(f"think_time range {excerpt(value)} must be [low, high]")
+        low = parse_duration_s(value[0], maximum=MAX_LATENCY_S)
+        high = parse_duration_s(value[1], maximum=MAX_LATENCY_S)
         if low > high:
-            raise ValueError(f"think_time range {value!r} must be [low, high] with low <= high")
+            raise ValueError(f"think_time range {excerpt(value)} must be [low, high] with "
+                             f"low <= high")
         return (low, high)
-    seconds = parse_duration_s(value)
+    seconds = parse_duration_s(value, maximum=MAX_LATENCY_S)
     return (seconds, seconds)
 
 
@@ -42,5 +69,8 @@ def valid_key_column(text: str | None) -> str | None:
 
 
 TableText = Annotated[str, AfterValidator(valid_table)]
+TargetText = Annotated[str, AfterValidator(check_target)]
+"""A target URL (with a supported scheme) or a target name."""
 
-STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
+STRICT = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
+"""Every template model: exact types, immutable, no unknown key, no NaN or infinity."""

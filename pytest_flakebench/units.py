@@ -10,6 +10,13 @@ from __future__ import annotations
 import math
 import re
 
+from pytest_flakebench.excerpt import excerpt
+
+MAX_DURATION_S = 24 * 3600.0
+"""The longest duration a template may give (``duration``, ``warmup``, find_max budgets)."""
+MAX_LATENCY_S = 3600.0
+"""The longest latency limit (and pause): the HDR histograms record up to one hour."""
+
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(us|µs|ms|s|m|h)?\s*$")
 _FACTORS_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -18,51 +25,69 @@ LATENCY_HELP = "a latency such as '20ms', '500us' or '1.5s'"
 RATE_HELP = "a rate such as '0.5%' or a fraction between 0 and 1 such as 0.005"
 
 
-def parse_duration_s(value: object) -> float:
-    """Return ``value`` as seconds; raise ``ValueError`` naming the accepted forms."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        match = _DURATION_RE.match(value)
+def _longest(seconds: float) -> str:
+    return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds:g}s"
+
+
+def parse_duration_s(value: object, *, maximum: float = MAX_DURATION_S) -> float:
+    """Return ``value`` as seconds in ``[0, maximum]``; raise ``ValueError`` naming the accepted
+    forms (and the bound) otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected {DURATION_HELP}, got {excerpt(value)}")
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value) if len(value) <= 64 else None
         if match is None:
-            raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+            raise ValueError(f"expected {DURATION_HELP}, got {excerpt(value)}")
         seconds = float(match.group(1)) * _FACTORS_S[match.group(2)]
     else:
-        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"expected a finite, non-negative duration, got {value!r}")
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond a float's range
+            seconds = math.inf
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"expected a finite, non-negative duration, got {excerpt(value)}")
+    if seconds > maximum:
+        raise ValueError(f"expected a duration of at most {_longest(maximum)}, got "
+                         f"{excerpt(value)}: give e.g. '30s' or '10m'")
     return seconds
 
 
-def parse_latency_us(value: object) -> int:
-    """Return a latency limit in whole microseconds (a bare number means seconds)."""
-    if isinstance(value, str) and not _DURATION_RE.match(value):
-        raise ValueError(f"expected {LATENCY_HELP}, got {value!r}")
+def parse_latency_us(value: object, *, maximum: float = MAX_LATENCY_S) -> int:
+    """Return a latency limit in whole microseconds, at most ``maximum`` seconds (a bare number
+    means seconds)."""
+    if isinstance(value, str) and (len(value) > 64 or not _DURATION_RE.match(value)):
+        raise ValueError(f"expected {LATENCY_HELP}, got {excerpt(value)}")
     try:
-        seconds = parse_duration_s(value)
+        seconds = parse_duration_s(value, maximum=math.inf)
     except ValueError:
-        raise ValueError(f"expected {LATENCY_HELP}, got {value!r}") from None
-    return round(seconds * 1_000_000)  # finite: parse_duration_s refuses infinities
+        raise ValueError(f"expected {LATENCY_HELP}, got {excerpt(value)}") from None
+    if seconds > maximum:
+        raise ValueError(f"expected a latency of at most {_longest(maximum)} (the longest the "
+                         f"histograms record), got {excerpt(value)}")
+    return round(seconds * 1_000_000)
 
 
 def parse_rate(value: object) -> float:
     """Return a rate as a fraction in [0, 1]."""
     if isinstance(value, bool):
-        raise ValueError(f"expected {RATE_HELP}, got {value!r}")
+        raise ValueError(f"expected {RATE_HELP}, got {excerpt(value)}")
     if isinstance(value, str):
         text = value.strip()
         try:
+            if len(text) > 64:
+                raise ValueError(text)
             rate = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
         except ValueError:
-            raise ValueError(f"expected {RATE_HELP}, got {value!r}") from None
+            raise ValueError(f"expected {RATE_HELP}, got {excerpt(value)}") from None
     elif isinstance(value, int | float):
-        rate = float(value)
+        try:
+            rate = float(value)
+        except OverflowError:
+            rate = math.inf
     else:
-        raise ValueError(f"expected {RATE_HELP}, got {value!r}")
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"expected {RATE_HELP}, got {value!r} (out of range)")
+        raise ValueError(f"expected {RATE_HELP}, got {excerpt(value)}")
+    if not 0.0 <= rate <= 1.0:  # NaN fails both comparisons
+        raise ValueError(f"expected {RATE_HELP}, got {excerpt(value)} (out of range)")
     return rate
 
 

@@ -112,10 +112,10 @@ def test_a_file_template_records_its_path(pytester: pytest.Pytester, store: str)
 
 
 @pytest.mark.parametrize("ref", ["store:nope", "store:oltp-simple@9"])
-def test_a_missing_stored_template_is_a_collection_error(
+def test_a_missing_stored_template_errors_that_test(
         store: str, pytester: pytest.Pytester, ref: str) -> None:
     pytester.makepyfile(BENCH.format(ref=ref))
-    result = pytester.runpytest(f"--flakebench-store={store}")
+    result = pytester.runpytest("--flakebench", f"--flakebench-store={store}")
     result.assert_outcomes(errors=1)
     text = result.stdout.str()
     name = "oltp-simple@9" if "@" in ref else "nope"

@@ -80,12 +80,12 @@ STRICT_BAD: list[tuple[str, Any, str]] = [
     ("concurrency", "4", "valid integer"),
     ("concurrency", 4.0, "valid integer"),
     ("concurrency", True, "valid integer"),
-    ("concurrency", 0, "greater than or equal to 1"),
-    ("concurrency", 5000, "less than or equal to 4096"),
+    ("concurrency", 0, "must be at least 1"),
+    ("concurrency", 5000, "must be at most 4096"),
     ("seed", "1", "valid integer"),
-    ("range_size", 0, "greater than or equal to 1"),
+    ("range_size", 0, "must be at least 1"),
     ("range_size", "100", "valid integer"),
-    ("target", "", "at least 1 character"),
+    ("target", "", "neither a URL nor a target name"),
     ("target", 5, "valid string"),
     ("table", 5, "valid string"),
     ("table", "x; drop table y", "not a plain SQL identifier"),
@@ -106,7 +106,7 @@ STRICT_BAD: list[tuple[str, Any, str]] = [
     ("slo", {"p95": True}, "expected a latency"),
     ("slo", {"error_rate": "5"}, "expected a rate"),
     ("slo", {"error_rate": "150%"}, "expected a rate"),
-    ("slo", {"min_qps": -1}, "greater than or equal to 0"),
+    ("slo", {"min_qps": -1}, "must be at least 0"),
     ("slo", {"min_qps": "100"}, "valid number"),
     ("sql", {"point_lookup": 5}, "valid string"),
 ]
@@ -194,8 +194,8 @@ def test_mix_must_sum_to_100(mix: dict[str, float], total: str) -> None:
 
 def test_negative_weight_rejected() -> None:
     text = error_of(mix={"point_lookup": 105, "insert": -5})
-    assert "mix weights must be >= 0" in text
-    assert "'insert': -5.0" in text
+    assert "mix.insert=-5: must be at least 0" in text
+    assert "mix.point_lookup=105: must be at most 100" in text
 
 
 @pytest.mark.parametrize("kind", ["bogus", "select", "Point_Lookup", "delete"])
@@ -592,7 +592,7 @@ def test_malformed_yaml_is_a_template_error(tmp_path: Path) -> None:
 
 def test_undecodable_file_is_a_template_error(tmp_path: Path) -> None:
     (tmp_path / "t.json").write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(TemplateError, match="not valid JSON"):
+    with pytest.raises(TemplateError, match="not UTF-8 text"):
         build_template({"template": "t.json"}, where=WHERE, search=[tmp_path])
 
 
