@@ -13,6 +13,7 @@ from pytest_flakebench import __version__
 from pytest_flakebench.cli import (
     compare_cmds,
     connections_cmds,
+    hosts_cmds,
     runs_cmds,
     store_cmds,
     templates_cmds,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     connections_cmds.add_parsers(sub)
     templates_cmds.add_parsers(sub)
     upload_cmds.add_parsers(sub)
+    hosts_cmds.add_parsers(sub)
     return parser
 
 
