@@ -112,10 +112,14 @@ def _needs_existing_keys(template: Template) -> bool:
 
 def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
             python_ops: dict[str, PythonOp] | None = None,
-            pools: Pools | None = None) -> Prepared:
-    """Connect, profile the table, build and check every statement; send no load."""
+            pools: Pools | None = None, run_id: str | None = None) -> Prepared:
+    """Connect, profile the table, build and check every statement; send no load.
+
+    ``run_id``, when known, tags every preflight query (Snowflake ``QUERY_TAG``).
+    """
     driver = open_driver(target.url, base_dir=base_dir, password=target.password,
-                         table_type=template.table_type, client_path=template.client_path)
+                         table_type=template.table_type, client_path=template.client_path,
+                         run_tag=run_id)
     try:
         version = driver.server_version()
         settings_of = getattr(driver, "server_settings", None)  # a driver may predate it

@@ -133,7 +133,7 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
     host = socket.gethostname()
     try:
         prepared = prepare(template, target, base_dir=ctx.base_dir, python_ops=python_ops,
-                           pools=PoolCache(plane))
+                           pools=PoolCache(plane), run_id=run_id)
     except FlakebenchError as exc:
         plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=str(exc))
         raise

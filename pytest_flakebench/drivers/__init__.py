@@ -17,13 +17,16 @@ __all__ = ["Dialect", "Driver", "DriverConnection", "ErrorClass", "open_driver"]
 
 
 def open_driver(url: str, *, base_dir: Path | None = None, password: str | None = None,
-                table_type: str = "standard", client_path: str | None = None) -> Driver:
+                table_type: str = "standard", client_path: str | None = None,
+                run_tag: str | None = None) -> Driver:
     """Open the driver for ``url``; raise ``TargetError`` if the target cannot be reached.
 
     ``base_dir`` resolves relative ``sqlite:///`` paths (default: the current directory);
     ``password`` is used by PostgreSQL and Snowflake when the URL carries none (e.g. from a
     stored connection); ``table_type`` is the template's Snowflake table type; ``client_path``
-    the template's PostgreSQL execution path (``lean``/``cursor``; None: the env switch).
+    the template's PostgreSQL execution path (``lean``/``cursor``; None: the env switch);
+    ``run_tag`` (the run id) labels every query of the driver's own connections, preflight
+    included (Snowflake ``QUERY_TAG``).
     """
     scheme = scheme_of(url)
     if scheme == "postgresql":
@@ -37,5 +40,5 @@ def open_driver(url: str, *, base_dir: Path | None = None, password: str | None 
     if scheme == "snowflake":
         from pytest_flakebench.drivers.snowflake import SnowflakeDriver
 
-        return SnowflakeDriver(url, password=password, table_type=table_type)
+        return SnowflakeDriver(url, password=password, table_type=table_type, run_tag=run_tag)
     raise ConfigError(f"unsupported target {redact_url(url)}")

@@ -27,9 +27,11 @@ from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from pytest_flakebench.drivers import snowflake_names as names
+from pytest_flakebench.drivers import snowflake_statements as S
 from pytest_flakebench.drivers.base import Dialect, ErrorClass
 from pytest_flakebench.errors import ConfigError, TargetError
-from pytest_flakebench.identifiers import TableName, quote_ident
+from pytest_flakebench.identifiers import TableName
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
 from pytest_flakebench.sqltext import count_placeholders
 from pytest_flakebench.urls import redact_url
@@ -206,18 +208,29 @@ class SnowflakeDriver:
     paramstyle: Literal["format", "qmark"] = "qmark"
 
     def __init__(self, url: str, *, password: str | None = None,
-                 table_type: str = "standard") -> None:
+                 table_type: str = "standard", run_tag: str | None = None) -> None:
         self.redacted_url = redact_url(url)
         self._kwargs = connect_kwargs(url, password)
         self._secrets = secrets_of(self._kwargs)
         self.table_type = table_type
-        self.run_tag = uuid.uuid4().hex[:16]
+        # The run id when known before preflight (the worker knows it): then the metadata
+        # connection's queries carry it too and QUERY_HISTORY joins every query of the run.
+        self.run_tag = run_tag or uuid.uuid4().hex[:16]
+        self._context: tuple[Any, Any, Any] | None = None
         self._statement_tags: dict[str, dict[str, str]] = {}
         self._writes: set[str] = set()
         self._meta = self._open()
 
     def tag_run(self, run_id: str) -> None:
         """Use ``run_id`` in every query tag (call before :meth:`connect`)."""
+        if run_id != self.run_tag:
+            # The metadata connection logged in with another tag: re-tag its session (a
+            # literal: ALTER SESSION takes no bind; run ids are hex).
+            with contextlib.suppress(Exception):
+                cur = self._meta.cursor()
+                cur.execute(S.SET_QUERY_TAG.render(tag=names.string_literal(
+                    f"flakebench:run={run_id}")))
+                cur.close()
         self.run_tag = run_id
         for sql, params in self._statement_tags.items():
             params["QUERY_TAG"] = self._tag(_kind_of(sql))
@@ -248,67 +261,153 @@ class SnowflakeDriver:
 
     def server_version(self) -> str:
         """E.g. ``Snowflake 9.1.0``."""
-        return f"Snowflake {self._query('SELECT CURRENT_VERSION()')[0][0]}"
+        return f"Snowflake {self._query(S.CURRENT_VERSION.sql)[0][0]}"
 
     def server_settings(self) -> dict[str, str]:
-        """Warehouse, its size and cluster counts (when visible), and the declared table type."""
+        """Warehouse, its size and cluster counts (from the real warehouse), the table type.
+
+        The URL's ``warehouse`` is looked up with ``SHOW WAREHOUSES LIKE '<name>'`` (a literal:
+        SHOW takes no bind) and matched by exact catalog name; a warehouse the role cannot see
+        is an error naming it, before any load.
+        """
         found = {"table_type": self.table_type}
         warehouse = self._kwargs.get("warehouse")
-        if warehouse:
-            found["warehouse"] = str(warehouse)
-            with contextlib.suppress(TargetError, IndexError):
-                cur = self._meta.cursor()
-                cur.execute("SHOW WAREHOUSES LIKE ?", (str(warehouse),))
-                names = [d[0].lower() for d in cur.description or ()]
-                row = cur.fetchall()[0]
-                for key in ("size", "min_cluster_count", "max_cluster_count", "scaling_policy"):
-                    if key in names:
-                        found[key] = str(row[names.index(key)])
+        if not warehouse:
+            return found
+        try:
+            wanted = names.normalise(str(warehouse))
+        except ValueError as exc:
+            raise TargetError(f"{self.redacted_url}: warehouse={warehouse!r}: {exc}") from None
+        rows, cols = self._show(S.SHOW_WAREHOUSES.render(pattern=names.string_literal(wanted)))
+        by_name = {str(r[cols.index("name")]): r for r in rows} if "name" in cols else {}
+        chosen = names.pick(str(warehouse), list(by_name))
+        if chosen.name is None:
+            raise TargetError(
+                f"{self.redacted_url}: warehouse {warehouse!r} (as {wanted}) does not exist or "
+                f"role {self._role() or '(default)'} has no privilege on it: SHOW WAREHOUSES "
+                f"lists {', '.join(sorted(by_name)) or 'none'}; fix ?warehouse= in the URL"
+            )
+        row = by_name[chosen.name]
+        found["warehouse"] = chosen.name
+        for key in ("size", "min_cluster_count", "max_cluster_count", "scaling_policy",
+                    "type"):
+            if key in cols and row[cols.index(key)] is not None:
+                found[key if key != "type" else "warehouse_type"] = str(row[cols.index(key)])
         return found
 
-    def _current(self) -> tuple[str, str | None]:
-        db, schema = self._query("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()")[0]
-        if not db:
-            raise TargetError(f"{self.redacted_url} names no database: use "
-                              "snowflake://user@account/DATABASE/SCHEMA")
-        return str(db), schema
+    def _show(self, sql: str) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Rows and lower-case column names of a SHOW command (no binds)."""
+        sf = connector()
+        cur = self._meta.cursor()
+        try:
+            cur.execute(sql)
+            cols = [str(d[0]).lower() for d in cur.description or ()]
+            return list(cur.fetchall()), cols
+        except sf.Error as exc:
+            raise TargetError(f"{self.redacted_url}: {scrub(exc, self._secrets)} "
+                              f"({error_code(exc)})\n  SQL: {sql}") from None
+        finally:
+            cur.close()
+
+    def _role(self) -> str | None:
+        if self._context is None:
+            db, schema, role = self._query(S.CURRENT_CONTEXT.sql)[0]
+            self._context = (db, schema, role)
+        role = self._context[2]
+        return str(role) if role else None
+
+    def _database(self, requested: str | None) -> str:
+        """The catalog spelling of the database (the table's, else the URL's, else current)."""
+        if self._context is None:
+            self._role()
+        assert self._context is not None
+        current = self._context[0]
+        source = "table" if requested else "URL"
+        requested = requested or self._kwargs.get("database") or (str(current) if current
+                                                                  else None)
+        if not requested:
+            raise TargetError(f"{self.redacted_url} names no database and the user has no "
+                              "default one: use snowflake://user@account/DATABASE/SCHEMA")
+        try:
+            wanted = names.normalise(str(requested))
+        except ValueError as exc:
+            raise TargetError(f"{self.redacted_url}: database {requested!r}: {exc}") from None
+        rows, cols = self._show(S.SHOW_DATABASES.render(pattern=names.string_literal(wanted)))
+        listed = [str(r[cols.index("name")]) for r in rows] if "name" in cols else []
+        chosen = names.pick(str(requested), listed)
+        if chosen.name is None:
+            why = (f"is ambiguous: {', '.join(chosen.candidates)} differ only in case; quote it"
+                   if chosen.ambiguous else
+                   f"does not exist, or role {self._role() or '(default)'} has no privilege on "
+                   "it (SHOW DATABASES does not list it)")
+            raise TargetError(f"database {requested!r} (as {wanted}) named by the {source} "
+                              f"{why}; target {self.redacted_url}")
+        return chosen.name
+
+    def _schema(self, database: str, requested: str | None) -> str:
+        """The catalog spelling of the schema in ``database``."""
+        assert self._context is not None
+        requested = requested or self._kwargs.get("schema") or (
+            str(self._context[1]) if self._context[1] else None)
+        if not requested:
+            raise TargetError(f"{self.redacted_url} names no schema: write 'schema.table' or "
+                              "put the schema in the URL (/DATABASE/SCHEMA)")
+        try:
+            wanted = names.normalise(str(requested))
+        except ValueError as exc:
+            raise TargetError(f"{self.redacted_url}: schema {requested!r}: {exc}") from None
+        rows, cols = self._show(S.SHOW_SCHEMAS.render(pattern=names.string_literal(wanted),
+                                                      database=names.quote(database)))
+        listed = [str(r[cols.index("name")]) for r in rows] if "name" in cols else []
+        chosen = names.pick(str(requested), listed)
+        if chosen.name is None:
+            why = (f"is ambiguous: {', '.join(chosen.candidates)} differ only in case"
+                   if chosen.ambiguous else
+                   f"does not exist in database {database}, or role "
+                   f"{self._role() or '(default)'} has no privilege on it")
+            raise TargetError(f"schema {requested!r} (as {wanted}) {why}; target "
+                              f"{self.redacted_url}")
+        return chosen.name
 
     def describe_table(self, table: TableName) -> TableInfo:
-        """Columns and primary key, spelled as the catalog spells them (usually upper case)."""
-        current_db, current_schema = self._current()
-        db = table.database or current_db
-        schema = table.schema or current_schema
-        if schema is None:
-            raise TargetError(f"table '{table}': {self.redacted_url} has no current schema: "
-                              "write 'schema.table' or put the schema in the URL")
-        info_schema = f"{quote_ident(db)}.INFORMATION_SCHEMA"
-        found = self._query(
-            f"SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM {info_schema}.TABLES "
-            "WHERE UPPER(TABLE_SCHEMA) = UPPER(?) AND UPPER(TABLE_NAME) = UPPER(?) "
-            "ORDER BY (TABLE_NAME = ?) DESC LIMIT 1", (schema, table.name, table.name))
-        if not found:
-            names = [r[0] for r in self._query(
-                f"SELECT TABLE_NAME FROM {info_schema}.TABLES WHERE UPPER(TABLE_SCHEMA) = "
-                "UPPER(?) ORDER BY TABLE_NAME LIMIT 20", (schema,))]
-            listed = f"; tables in {schema}: {', '.join(names)}" if names else \
-                f"; schema {schema} has no tables or does not exist"
-            raise TargetError(f"table '{table}' not found in {self.redacted_url}{listed}")
-        cat_schema, cat_name, kind = (str(v) for v in found[0])
+        """Columns and primary key, each name in the catalog's own spelling.
+
+        Database, schema and table are resolved in turn (unquoted names upper-cased as
+        Snowflake does, else the one catalog name differing only in case), so an error names
+        the first missing part: database, schema (or the privilege on it), then table.
+        """
+        db = self._database(table.database)
+        schema = self._schema(db, table.schema)
+        info_schema = names.quote(db)
+        found = self._query(S.FIND_TABLE.render(database=info_schema), (schema, table.name))
+        chosen = names.pick(table.name, [str(r[1]) for r in found])
+        if chosen.name is None:
+            if chosen.ambiguous:
+                raise TargetError(f"table '{table}' is ambiguous in {db}.{schema}: "
+                                  f"{', '.join(chosen.candidates)} differ only in case")
+            listed = [str(r[0]) for r in self._query(
+                S.LIST_TABLES.render(database=info_schema), (schema,))]
+            hint = (f"; tables in {schema}: {', '.join(listed)}" if listed else
+                    f"; schema {schema} has no tables the role "
+                    f"{self._role() or '(default)'} can see")
+            raise TargetError(f"table '{table}' (as {names.normalise(table.name)}) not found "
+                              f"in {db}.{schema} ({self.redacted_url}){hint}")
+        cat_name = chosen.name
+        kind = next(str(r[2]) for r in found if str(r[1]) == cat_name)
         columns = tuple(
             Column(name=str(name), type_name=str(dtype), type_class=type_class_of(dtype, scale),
                    nullable=str(nullable).upper() == "YES", has_default=default is not None,
                    max_length=int(length) if length and str(dtype).upper() in
                    ("TEXT", "VARCHAR") and int(length) < 16_777_216 else None)
             for name, dtype, nullable, default, length, scale in self._query(
-                f"SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
-                f"CHARACTER_MAXIMUM_LENGTH, NUMERIC_SCALE FROM {info_schema}.COLUMNS "
-                "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-                (cat_schema, cat_name))
+                S.TABLE_COLUMNS.render(database=info_schema), (schema, cat_name))
         )
-        full = TableName(name=cat_name, schema=cat_schema, database=db)
-        pk_rows = self._query(f"SHOW PRIMARY KEYS IN TABLE {full.quoted()}")
-        pk = tuple(str(r[4]) for r in sorted(pk_rows, key=lambda r: int(r[5])))
-        return TableInfo(table=TableName(name=cat_name, schema=cat_schema,
+        full = TableName(name=cat_name, schema=schema, database=db)
+        pk_rows, cols = self._show(S.SHOW_PRIMARY_KEYS.render(table=_quoted(full)))
+        col_at = cols.index("column_name") if "column_name" in cols else 4
+        seq_at = cols.index("key_sequence") if "key_sequence" in cols else 5
+        pk = tuple(str(r[col_at]) for r in sorted(pk_rows, key=lambda r: int(r[seq_at])))
+        return TableInfo(table=TableName(name=cat_name, schema=schema,
                                          database=db if table.database else None),
                          columns=columns, primary_key=pk, is_view="VIEW" in kind.upper())
 
@@ -322,20 +421,20 @@ class SnowflakeDriver:
                 f"its primary key ({', '.join(info.primary_key) or 'none'}), not {col.name!r}: "
                 "key the benchmark by the one-column primary key"
             )
-        table = info.table.quoted()
+        table = _quoted(info.table)
         if col.type_class == "int":
-            q = quote_ident(col.name)
-            lo, hi, count = self._query(f"SELECT MIN({q}), MAX({q}), COUNT(*) FROM {table}")[0]
+            q = names.quote(col.name)
+            lo, hi, count = self._query(S.KEY_BOUNDS.render(column=q, table=table))[0]
             return (int(lo) if lo is not None else None, int(hi) if hi is not None else None,
                     int(count))
-        return None, None, int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])
+        return None, None, int(self._query(S.ROW_COUNT.render(table=table))[0][0])
 
     def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
         """Up to ``limit`` distinct non-null values of ``column``, in random order."""
         col = info.require_column(column)
-        q = quote_ident(col.name)
-        found = self._query(f"SELECT v FROM (SELECT DISTINCT {q} AS v FROM {info.table.quoted()} "
-                            f"WHERE {q} IS NOT NULL LIMIT {int(limit) * 4}) s ORDER BY RANDOM()")
+        found = self._query(S.SAMPLE_COLUMN.render(column=names.quote(col.name),
+                                                   table=_quoted(info.table),
+                                                   limit=str(int(limit) * 4)))
         return [r[0] for r in found[:limit]]
 
     def check_statement(self, sql: str, param_count: int) -> None:
@@ -374,6 +473,11 @@ class SnowflakeDriver:
         """Close the metadata connection; never raises."""
         with contextlib.suppress(Exception):
             self._meta.close()
+
+
+def _quoted(table: TableName) -> str:
+    """Every part double-quoted verbatim (catalog spellings may need ``"`` doubled)."""
+    return ".".join(names.quote(p) for p in table.parts())
 
 
 def _kind_of(sql: str) -> str:

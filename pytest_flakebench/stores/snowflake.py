@@ -5,11 +5,19 @@ parameters go to ``snowflake.connector.connect``, e.g. ``host``/``port``/``proto
 fakesnow server). The schema is created only by :meth:`SnowflakeStore.init_schema`
 (``flakebench store init URL [--no-hybrid]``).
 
-Bulk writes bind ONE JSON array per table and flatten it server side
-(``INSERT INTO T (…) SELECT f.value[0]::…, … FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f``):
-one round trip per table whatever the row count (``executemany`` is row by row on fakesnow and
-tens of times slower). Standard Snowflake tables do not enforce primary keys, so ``save_run``
-checks for an already stored run and for duplicate snapshot keys itself, inside its transaction.
+Bulk writes bind JSON arrays and flatten them server side
+(``INSERT INTO T (…) SELECT f.value[0]::…, … FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f``),
+in chunks of at most ``MAX_BIND_BYTES`` (512 KiB) of JSON per statement: Snowflake recommends at
+most 1 MB of statement text, bound values included, per statement (see
+``drivers/snowflake_statements``). ``executemany`` would be row by row on fakesnow and tens of
+times slower.
+
+Saves are idempotent per run id: standard Snowflake tables do not enforce primary keys, so
+``save_run`` first takes the store's save lock (an UPDATE of ``STORE_META``, which locks that
+table until COMMIT), then checks for the run, then writes every chunk, all in one transaction: a
+second save of the same run, concurrent or later, finds it and writes nothing ("run is already
+stored"). On tables that enforce the key (hybrid tables; the emulator) a duplicate-key error of a
+racing save means the same.
 """
 
 from __future__ import annotations
@@ -18,9 +26,10 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from pytest_flakebench.drivers import snowflake_statements as S
 from pytest_flakebench.drivers.snowflake import (
     connect_kwargs,
     connector,
@@ -64,8 +73,33 @@ def flatten_insert(table: str, columns: Sequence[str], types: dict[str, str]) ->
     for i, col in enumerate(columns):
         kind = types[col]
         picks.append(f"f.value[{i}]" if kind == "VARIANT" else f"f.value[{i}]::{kind}")
-    return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(picks)} "
-            "FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f")
+    return S.BULK_INSERT.render(table=table, columns=", ".join(columns), picks=", ".join(picks))
+
+
+def chunk_rows(batch: Sequence[Sequence[Any]],
+               limit: int = S.MAX_BIND_BYTES) -> Iterator[str]:
+    """``batch`` as JSON arrays of at most ``limit`` bytes each (UTF-8), in order.
+
+    A single row larger than ``limit`` is an error: it could not be bound within the limit.
+    """
+    parts: list[str] = []
+    size = 2  # the brackets
+    for row in batch:
+        text = json.dumps(row, separators=(",", ":"))
+        n = len(text.encode("utf-8"))
+        if n + 2 > limit:
+            raise StoreError(f"one row of {n} bytes exceeds the {limit}-byte bind limit per "
+                             "statement")
+        if parts and size + 1 + n > limit:
+            yield "[" + ",".join(parts) + "]"
+            parts, size = [], 2
+        size += n + (1 if parts else 0)
+        parts.append(text)
+    if parts:
+        yield "[" + ",".join(parts) + "]"
+
+
+_DUPLICATE_RE = re.compile(r"duplicate key|primary key.*(already|violat)|unique.*violat", re.I)
 
 
 _TYPES = _column_types()
@@ -88,6 +122,7 @@ class SnowflakeStore:
         self._secrets = secrets_of(self._kwargs)
         self._lock = threading.RLock()
         self._connection: Any = None
+        self.chunks_sent: list[int] = []  # bytes bound per statement by the last save_run
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -142,8 +177,8 @@ class SnowflakeStore:
             self.close()
             conn = self._conn(kwargs)
             try:
-                conn.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                conn.cursor().execute(f"USE SCHEMA {schema}")
+                conn.cursor().execute(S.CREATE_SCHEMA.render(schema=str(schema)))
+                conn.cursor().execute(S.USE_SCHEMA.render(schema=str(schema)))
                 for cur in conn.execute_string(script, remove_comments=True):
                     cur.close()
             except sf.Error as exc:
@@ -158,7 +193,7 @@ class SnowflakeStore:
         """Raise ``StoreError`` if the account is unreachable or the tables are missing."""
 
         def body(cur: Any) -> Any:
-            cur.execute("SELECT VALUE FROM STORE_META WHERE KEY = 'schema_version'")
+            cur.execute(S.SCHEMA_VERSION.sql)
             return cur.fetchone()
 
         row = self._run("cannot read the schema version", body)
@@ -178,25 +213,35 @@ class SnowflakeStore:
             raise StoreError(f"results store {self.redacted_url}: cannot save run {run.run_id}: "
                              "duplicate snapshot (worker, seq) keys; nothing was written")
 
+        tag = {"QUERY_TAG": f"flakebench:run={run.run_id};store"}
+        batches = ((_INSERT_RESULT, results), (_INSERT_KIND, kinds),
+                   (_INSERT_SNAPSHOT, snapshots), (_INSERT_QUERY, rows.query_rows(run)))
+
         def body(cur: Any) -> str | None:
-            cur.execute("BEGIN")
+            def send(sql: str, params: Sequence[Any] = ()) -> None:
+                cur.execute(sql, params, _statement_params=tag)
+
+            send(S.BEGIN.sql)
             try:
-                cur.execute("SELECT COUNT(*) FROM TEST_RESULTS WHERE RUN_ID = ?", (run.run_id,))
+                send(S.SAVE_LOCK.sql)  # held until COMMIT: saves run one at a time
+                send(S.RUN_STORED.sql, (run.run_id,))
                 if cur.fetchone()[0]:
-                    cur.execute("ROLLBACK")
+                    send(S.ROLLBACK.sql)
                     return "run is already stored"
-                for sql, batch in ((_INSERT_RESULT, results), (_INSERT_KIND, kinds),
-                                   (_INSERT_SNAPSHOT, snapshots),
-                                   (_INSERT_QUERY, rows.query_rows(run))):
-                    if batch:
-                        cur.execute(sql, (json.dumps(batch, separators=(",", ":")),))
-                cur.execute("COMMIT")
-            except BaseException:
+                for sql, batch in batches:
+                    for chunk in chunk_rows(batch):
+                        send(sql, (chunk,))
+                        self.chunks_sent.append(len(chunk.encode("utf-8")))
+                send(S.COMMIT.sql)
+            except BaseException as exc:
                 with contextlib.suppress(Exception):
-                    cur.execute("ROLLBACK")
+                    send(S.ROLLBACK.sql)
+                if _DUPLICATE_RE.search(str(exc)) and isinstance(exc, connector().Error):
+                    return "run is already stored"  # a racing save won on an enforced key
                 raise
             return None
 
+        self.chunks_sent = []
         problem = self._run(f"cannot save run {run.run_id}", body)
         if problem:
             raise StoreError(f"results store {self.redacted_url}: cannot save run "
@@ -205,23 +250,23 @@ class SnowflakeStore:
     def list_runs(self, *, limit: int = 50, test: str | None = None, target: str | None = None,
                   status: str | None = None, since: float | None = None) -> list[RunRow]:
         """Newest runs first (parent rows only); ``test``/``target`` are substrings."""
-        sql = (f"SELECT {', '.join(rows.RUN_ROW_COLUMNS)} FROM TEST_RESULTS "
-               "WHERE PARENT_RUN_ID IS NULL")
+        by_test, by_target, by_status, by_since = S.LIST_RUNS_FILTERS
+        filters = ""
         params: list[object] = []
         if test:
             # CONTAINS(), not LIKE: the user's text may contain % or _.
-            sql += " AND (CONTAINS(TEST_ID, ?) OR CONTAINS(TEST_NAME, ?))"
+            filters += by_test
             params += [test, test]
         if target:
-            sql += " AND CONTAINS(TARGET, ?)"
+            filters += by_target
             params.append(target)
         if status:
-            sql += " AND (UPPER(STATUS) = ? OR UPPER(VERDICT) = ?)"
+            filters += by_status
             params += [status.upper(), status.upper()]
         if since is not None:
-            sql += " AND STARTED_AT >= ?"
+            filters += by_since
             params.append(("TIMESTAMP_TZ", rows.utc_datetime(since)))
-        sql += " ORDER BY STARTED_AT DESC, RUN_ID DESC LIMIT ?"
+        sql = S.LIST_RUNS.render(columns=", ".join(rows.RUN_ROW_COLUMNS), filters=filters)
         params.append(limit)
 
         def body(cur: Any) -> list[Any]:
@@ -234,14 +279,11 @@ class SnowflakeStore:
         """A stored run by id or unique id prefix; ``StoreError`` if the prefix is ambiguous."""
 
         def body(cur: Any) -> tuple[list[Any], list[Any]]:
-            cur.execute("SELECT RUN_ID, RESULT_JSON FROM TEST_RESULTS WHERE PARENT_RUN_ID IS NULL "
-                        "AND STARTSWITH(RUN_ID, ?) ORDER BY (RUN_ID = ?) DESC, RUN_ID LIMIT 3",
-                        (run_id, run_id))
+            cur.execute(S.FIND_RUN.sql, (run_id, run_id))
             found = list(cur.fetchall())
             if not found or (len(found) > 1 and found[0][0] != run_id):
                 return found, []
-            cur.execute(f"SELECT {', '.join(rows.SNAPSHOT_READ_COLUMNS)} FROM "
-                        "WORKER_METRICS_SNAPSHOTS WHERE RUN_ID = ? ORDER BY ORDINAL",
+            cur.execute(S.RUN_SNAPSHOTS.render(columns=", ".join(rows.SNAPSHOT_READ_COLUMNS)),
                         (found[0][0],))
             return found, list(cur.fetchall())
 
@@ -256,16 +298,14 @@ class SnowflakeStore:
         """Name a stored run as baseline ``name`` (replacing an earlier one of that name)."""
 
         def body(cur: Any) -> list[Any]:
-            cur.execute("SELECT RUN_ID, TEST_ID FROM TEST_RESULTS WHERE PARENT_RUN_ID IS NULL "
-                        "AND STARTSWITH(RUN_ID, ?) ORDER BY (RUN_ID = ?) DESC, RUN_ID LIMIT 3",
-                        (run_id, run_id))
+            cur.execute(S.FIND_RUN_TEST.sql, (run_id, run_id))
             found = list(cur.fetchall())
             if len(found) == 1 or (found and found[0][0] == run_id):
-                cur.execute("BEGIN")
-                cur.execute("DELETE FROM BASELINES WHERE NAME = ?", (name,))
-                cur.execute("INSERT INTO BASELINES (NAME, RUN_ID, TEST_ID) VALUES (?, ?, ?)",
+                cur.execute(S.BEGIN.sql)
+                cur.execute(S.DELETE_BASELINE.sql, (name,))
+                cur.execute(S.INSERT_BASELINE.sql,
                             (name, found[0][0], found[0][1]))
-                cur.execute("COMMIT")
+                cur.execute(S.COMMIT.sql)
             return found
 
         found = self._run(f"cannot set baseline {name!r}", body)
@@ -279,7 +319,7 @@ class SnowflakeStore:
         """The run id of baseline ``name``, or None."""
 
         def body(cur: Any) -> Any:
-            cur.execute("SELECT RUN_ID FROM BASELINES WHERE NAME = ?", (name,))
+            cur.execute(S.GET_BASELINE.sql, (name,))
             return cur.fetchone()
 
         row = self._run(f"cannot read baseline {name!r}", body)
@@ -289,7 +329,7 @@ class SnowflakeStore:
         """Every named baseline, by name."""
 
         def body(cur: Any) -> list[Any]:
-            cur.execute("SELECT NAME, RUN_ID, TEST_ID, CREATED_AT FROM BASELINES ORDER BY NAME")
+            cur.execute(S.LIST_BASELINES.sql)
             return list(cur.fetchall())
 
         return [rows.baseline_row(r) for r in self._run("cannot list baselines", body)]
@@ -298,7 +338,7 @@ class SnowflakeStore:
         """Forget baseline ``name``; False if there was none."""
 
         def body(cur: Any) -> int:
-            cur.execute("DELETE FROM BASELINES WHERE NAME = ?", (name,))
+            cur.execute(S.DELETE_BASELINE.sql, (name,))
             return int(cur.rowcount or 0)
 
         return bool(self._run(f"cannot remove baseline {name!r}", body))
@@ -356,12 +396,26 @@ class ControlConnection:
             ControlConnection._keys = _primary_keys()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement (``?`` binds); ``BEGIN IMMEDIATE`` is plain ``BEGIN`` here."""
+        """Run one statement (``?`` binds); ``BEGIN IMMEDIATE`` is plain ``BEGIN`` here.
+
+        ``INSERT … ON CONFLICT DO NOTHING`` becomes a MERGE on the table's key. On hybrid
+        tables (enforced keys, row locks) two racing MERGEs can both find no row; the loser's
+        duplicate-key error means the row is there, which is what DO NOTHING asks for. On
+        standard tables the race can leave a duplicate row; the control plane only uses it
+        where a duplicate is harmless (a benchmark listed twice, a lag recorded twice by one
+        worker's single thread, which cannot race with itself).
+        """
+        ignore = False
         if sql == "BEGIN IMMEDIATE":
-            sql = "BEGIN"
+            sql = S.BEGIN.sql
         elif "ON CONFLICT DO NOTHING" in sql:
             sql = merge_for_insert_ignore(sql, self._keys or {})
-        self._cur.execute(sql, tuple(params))
+            ignore = True
+        try:
+            self._cur.execute(sql, tuple(params))
+        except Exception as exc:
+            if not (ignore and _DUPLICATE_RE.search(str(exc))):
+                raise
         return self._cur
 
     def close(self) -> None:

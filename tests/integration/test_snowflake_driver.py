@@ -60,7 +60,7 @@ def test_describe_profile_and_check(orders_url: str) -> None:
             driver.check_statement('SELECT * FROM "PUBLIC"."ORDERS" WHERE "ID" = ?', 2)
         with pytest.raises(TargetError, match="only SELECT"):
             driver.check_statement("DROP TABLE PUBLIC.ORDERS", 0)
-        with pytest.raises(TargetError, match=r"not found .*tables in public: ORDERS"):
+        with pytest.raises(TargetError, match=r"not found .*tables in PUBLIC: ORDERS"):
             driver.describe_table(TableName.parse("public.ordrs"))
         conn = driver.connect()
         try:
@@ -114,3 +114,70 @@ def test_importing_the_plugin_does_not_import_the_connector() -> None:
     code = ("import sys, pytest_flakebench.plugin, pytest_flakebench.drivers, "
             "pytest_flakebench.stores; sys.exit('snowflake.connector' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_names_resolved_with_the_catalog_spelling(orders_url: str, fakesnow_db: str) -> None:
+    """``db.schema.table`` in lower case finds BENCHDB.APP.ORDERS-style upper-case objects."""
+    driver = open_driver(orders_url)
+    try:
+        info = driver.describe_table(TableName.parse(f"{fakesnow_db.lower()}.public.orders"))
+        assert info.table == TableName(name="ORDERS", schema="PUBLIC", database=fakesnow_db)
+        assert info.table.quoted() == f'"{fakesnow_db}"."PUBLIC"."ORDERS"'
+    finally:
+        driver.close()
+
+
+def test_missing_database_and_schema_are_named(orders_url: str) -> None:
+    driver = open_driver(orders_url)
+    try:
+        with pytest.raises(TargetError) as info:
+            driver.describe_table(TableName.parse("nodb_x1.public.orders"))
+        text = str(info.value)
+        assert "database 'nodb_x1' (as NODB_X1) named by the table does not exist" in text
+        assert "names no database" not in text
+        with pytest.raises(TargetError, match=r"schema 'nope' \(as NOPE\) does not exist"):
+            driver.describe_table(TableName.parse("nope.orders"))
+    finally:
+        driver.close()
+    # (A URL naming a missing database cannot be tried here: fakesnow creates the database
+    # at login; the same SHOW DATABASES check names it.)
+
+
+def test_warehouse_is_checked_and_sized_from_the_real_warehouse(orders_url: str) -> None:
+    driver = open_driver(orders_url + "&warehouse=nope_wh")
+    try:
+        with pytest.raises(TargetError, match=r"warehouse 'nope_wh' \(as NOPE_WH\) does not "
+                                              r"exist.*FAKESNOW_WAREHOUSE"):
+            driver.server_settings()
+    finally:
+        driver.close()
+    driver = open_driver(orders_url + "&warehouse=fakesnow_warehouse")
+    try:
+        found = driver.server_settings()
+        assert found["warehouse"] == "FAKESNOW_WAREHOUSE"
+        assert found["size"] == "X-Small"
+        assert found["max_cluster_count"] == "1"
+    finally:
+        driver.close()
+
+
+def test_query_tag_is_the_run_id_on_every_connection(orders_url: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preflight (the metadata connection) included: the worker knows the run id before it."""
+    from pytest_flakebench.drivers import snowflake as sf_driver
+
+    tags: list[str] = []
+    real = sf_driver.open_connection
+
+    def spy(kwargs: dict[str, object], *, query_tag: str, **rest: object) -> object:
+        tags.append(query_tag)
+        return real(kwargs, query_tag=query_tag, **rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sf_driver, "open_connection", spy)
+    driver = open_driver(orders_url, run_tag="run0123")
+    try:
+        driver.describe_table(TableName.parse("public.orders"))
+        driver.connect().close()
+    finally:
+        driver.close()
+    assert tags == ["flakebench:run=run0123", "flakebench:run=run0123"]
