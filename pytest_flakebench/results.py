@@ -27,7 +27,9 @@ class KindStats:
     errors: int
     qps: float  # successful operations per second of the measurement window
     latency: LatencySummary
-    histogram: str  # wire form of the successful operations' latencies
+    # wire form of the latencies of the successful operations and, in qps mode, of the dropped
+    # ones at their lower bound (intended start -> when the run knew it could not start them)
+    histogram: str
     error_classes: dict[str, int] = field(default_factory=dict)
     error_samples: tuple[str, ...] = ()
     clamped: int = 0  # latencies above the histogram's range, recorded at its maximum
@@ -234,6 +236,7 @@ class RunResult:
     queries: tuple[QueryRecord, ...] = ()  # sampled per-query records (not in to_dict)
     steps: tuple[dict[str, Any], ...] = ()  # find_max: one entry per step
     find_max: dict[str, Any] = field(default_factory=dict)  # best concurrency, qps, stop reason
+    connections_used: int = 0  # most connections busy at once (qps mode grows; 0: unknown)
 
     @property
     def breaches(self) -> tuple[SLOCheck, ...]:
@@ -254,6 +257,7 @@ class RunResult:
             "table": self.table,
             "mode": self.mode,
             "connections": self.connections,
+            "connections_used": self.connections_used,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "measurement_s": self.measurement_s,
@@ -287,6 +291,7 @@ class RunResult:
             table=data["table"],
             mode=data["mode"],
             connections=data["connections"],
+            connections_used=data.get("connections_used", 0),
             started_at=data["started_at"],
             ended_at=data["ended_at"],
             measurement_s=data["measurement_s"],

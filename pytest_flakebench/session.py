@@ -259,6 +259,10 @@ class BenchSession:
         for text in summary_lines(self.results, width=width, extra_columns=columns,
                                   extra_cells=cells):
             reporter.write_line(text)
+        from pytest_flakebench.report.text import summary_notes
+
+        for note in summary_notes(self.results):
+            reporter.write_line(f"note: {note}")
         from pytest_flakebench.report.text import steps_table
 
         for run in self.results:

@@ -16,8 +16,10 @@ from pytest_flakebench.assemble import stats_from_aggregate
 from pytest_flakebench.engine.recorder import Cell
 from pytest_flakebench.fingerprint import make_fingerprint
 from pytest_flakebench.results import (
+    KindStats,
     QueryRecord,
     RunResult,
+    SLOCheck,
     Snapshot,
     Status,
     Verdict,
@@ -61,6 +63,7 @@ class Measured:
     queries: tuple[QueryRecord, ...] = ()  # sampled per-query records
     steps: tuple[dict[str, Any], ...] = ()  # find_max
     find_max: dict[str, Any] = field(default_factory=dict)
+    connections_allowed: int = 0  # qps mode: what the connections may grow to (0: unknown)
 
 
 def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_id: str,
@@ -78,7 +81,12 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         # Latency and error limits judged every step (find_max.py); the run's verdict is on
         # what the search found.
         checks = tuple(c for c in checks if c.metric in ("min_concurrency", "min_qps"))
+    used = connections_used(measured.snapshots) or measured.connections
+    if template.mode == "qps":
+        checks, note = _rate_held(template, overall, checks, measured, used)
     messages = list(measured.messages)
+    if template.mode == "qps" and note:
+        messages.insert(0, note)
     verdict: Verdict = "PASSED"
     if measured.status == "CANCELLED":
         verdict = "FAILED"
@@ -104,7 +112,8 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
             workers=sum(1 for w in measured.workers if w.connections > 0),
             plugin_version=__version__),
         target_kind=meta.target_kind, target=meta.target, table=meta.table, mode=template.mode,
-        connections=measured.connections, started_at=measured.started_at,
+        connections=measured.connections, connections_used=used,
+        started_at=measured.started_at,
         ended_at=measured.ended_at, measurement_s=measured.measurement_s,
         warmup_s=measured.warmup_s, overall=overall, kinds=kinds, slo=checks,
         workers=measured.workers, snapshots=measured.snapshots, messages=tuple(messages),
@@ -112,6 +121,48 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         queries=measured.queries,
         find_max=measured.find_max,
     )
+
+
+DEFAULT_MAX_LATE = 0.01  # qps mode: a run more than 1 % late or dropped did not hold its rate
+
+
+def connections_used(snapshots: Sequence[Snapshot]) -> int:
+    """The most connections each worker kept busy at once, summed over the workers."""
+    most: dict[str, int] = {}
+    for snap in snapshots:
+        most[snap.worker_id] = max(most.get(snap.worker_id, 0), snap.active_connections)
+    return sum(most.values())
+
+
+def _rate_held(template: Template, overall: KindStats, checks: tuple[SLOCheck, ...],
+               measured: Measured, used: int) -> tuple[tuple[SLOCheck, ...], str]:
+    """qps mode: a run that did not hold its rate fails by default (late + dropped above
+    ``DEFAULT_MAX_LATE`` unless the template's ``max_late`` says otherwise); the note names the
+    rate asked, the rate held and the connections the run grew to."""
+    if template.slo.max_late is None:
+        late_rate = overall.late_rate
+        checks = (*checks, SLOCheck(scope="overall", metric="max_late", limit=DEFAULT_MAX_LATE,
+                                    measured=late_rate, ok=late_rate <= DEFAULT_MAX_LATE))
+    check = next((c for c in checks if c.scope == "overall" and c.metric == "max_late"), None)
+    if check is None or check.ok:
+        return checks, ""
+    window = measured.measurement_s or 1.0
+    sent = overall.ops + overall.errors
+    on_time = max(0, sent - overall.late) / window
+    scheduled = sent + overall.dropped
+    allowed = measured.connections_allowed or used
+    if used > measured.connections:
+        grown = f"connections grew from {measured.connections} to {used} of {allowed} allowed"
+    else:
+        grown = f"on {used} connection(s) of {allowed} allowed"
+    if used >= allowed:
+        grown += "; raise workers.max_connections or spread the load over processes (-n N)"
+    return checks, (
+        f"RATE_NOT_HELD: rate not held: asked {template.qps or 0:g}/s, held "
+        f"{on_time:,.1f}/s on time ({sent / window:,.1f}/s sent); {overall.late} late + "
+        f"{overall.dropped} dropped of {scheduled} scheduled ({check.measured:.1%}, limit "
+        f"{check.limit:.0%}{'' if template.slo.max_late is not None else ', the default'}); "
+        f"{grown}")
 
 
 def worker_summary(worker_id: str, *, host: str, connections: int, status: Status,

@@ -265,7 +265,7 @@ class Coordinator:
         measurement_s = run_window(payloads, t_stop - t_measure if t_measure is not None else 0.0)
         self._finish(run, row.test_id, template, ready, split, payloads, cancelled,
                      measurement_s=measurement_s, warmup_s=(t_measure or t_stop) - t_start,
-                     started_at=started_at, find_max=fm)
+                     started_at=started_at, find_max=fm, threads=threads)
 
     def _mark_step(self, run: RunBook, ready: list[str], view: LiveView) -> float:
         """Ask every worker to cut its interval now; wait (≤ 2 s) until their cuts arrive."""
@@ -356,7 +356,7 @@ class Coordinator:
     def _finish(self, run: RunBook, test_id: str, template: Template, ready: list[str],
                 split: dict[str, int], payloads: list[dict[str, Any]], cancelled: str | None, *,
                 measurement_s: float, warmup_s: float, started_at: float,
-                find_max: FindMax | None = None) -> None:
+                find_max: FindMax | None = None, threads: dict[str, int] | None = None) -> None:
         kinds = list(template.weights())
         cells = merge_cells(payloads, kinds)
         status: Status = "COMPLETED"
@@ -389,6 +389,7 @@ class Coordinator:
             kinds=kinds, cells=cells, measurement_s=measurement_s, warmup_s=warmup_s,
             started_at=started_at, ended_at=time.time(), status=status,
             connections=sum(split.values()), workers=tuple(workers),
+            connections_allowed=sum((threads or split).values()),
             snapshots=tuple(snapshots_of(payloads)), messages=messages,
             partial_fails=self.settings.partial_fails,
             control={"lag_ms": lag_summary(self.plane.lags_ms(run.run_id)),

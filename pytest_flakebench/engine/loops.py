@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.drivers.base import DriverConnection
-from pytest_flakebench.engine.recorder import MAX_ERROR_SAMPLES, Tally
+from pytest_flakebench.engine.recorder import MAX_ERROR_SAMPLES, Tally, ThreadRecorder
 from pytest_flakebench.mix import thread_offset
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     late_ns = int(cfg.late_after_s * NS)
     drop_ns = int(cfg.drop_after_s * NS)
     lag = 0
+    pending: list[tuple[int, int]] = []  # dropped operations not yet recorded: (slot, intended)
     while not shared.stop:
         if index >= shared.active:
             # Parked by SET_WORKER_TARGET (or not grown into yet): hold the connection, send
@@ -96,13 +97,11 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
             t0 = clock()
             lag = t0 - intended
             if lag > drop_ns:
-                # Could not start within drop_after: never sent, counted apart.
-                slot = k if intended < shared.measure_ns else k + kinds
-                with lock:
-                    tally = rec.cells[slot]
-                    if tally is None:
-                        tally = rec.cells[slot] = Tally()
-                    tally.dropped += 1
+                # Could not start within drop_after: never sent, counted apart (dropped). It
+                # is recorded at its lower bound when this thread next hears from the server
+                # (RECORD), i.e. intended start -> end of the stall, so a stall stays in the
+                # percentiles (wrk2, HdrHistogram's expected-interval correction).
+                pending.append((k if intended < shared.measure_ns else k + kinds, intended))
                 continue
             rec.in_flight = 1
         else:
@@ -152,6 +151,8 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 samples = tally.error_samples
                 if len(samples) < MAX_ERROR_SAMPLES and message not in samples:
                     samples.append(message)
+            if pending:
+                _record_dropped(rec, pending, t1)
             if open_loop:
                 lag_us = lag // 1000
                 tally.lag_sum_us += lag_us
@@ -165,3 +166,20 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
             recover(conn)  # reconnect a broken connection, outside any timed region
         if think:
             sleep(think_lo if think_lo == think_hi else rng.uniform(think_lo, think_hi))
+    if pending:  # the run ended before the server answered this thread again
+        with lock:
+            _record_dropped(rec, pending, clock())
+
+
+def _record_dropped(rec: ThreadRecorder, pending: list[tuple[int, int]], now: int) -> None:
+    """Record the dropped operations at ``now - intended`` (the caller holds ``rec.lock``)."""
+    cells = rec.cells
+    for slot, intended in pending:
+        tally = cells[slot]
+        if tally is None:
+            tally = cells[slot] = Tally()
+        us = (now - intended) // 1000
+        latencies = tally.latencies
+        latencies[us] = latencies.get(us, 0) + 1
+        tally.dropped += 1
+    pending.clear()

@@ -29,6 +29,7 @@ from pytest_flakebench.engine.loops import load_loop
 from pytest_flakebench.engine.recorder import (
     PHASE_NAMES,
     Aggregate,
+    Tally,
     ThreadRecorder,
 )
 from pytest_flakebench.errors import TargetError
@@ -173,6 +174,34 @@ class Engine:
             self.set_active(min(cfg.connections, shared.active + max(1, shared.active // 4)))
         else:
             shared.bounds_reached = True
+
+    def _drop_unclaimed(self) -> None:
+        """Open loop: operations due before the end that no thread could even claim (every
+        connection was stalled until the end) are dropped, recorded at their lower bound
+        (intended start -> end of the run), like the ones a thread claimed too late."""
+        cfg, shared = self.config, self._shared
+        end_ns = shared.end_ns
+        intended = shared.next_ns
+        if end_ns == FAR or intended >= end_ns or cfg.rate_qps <= 0 or not cfg.schedule:
+            return
+        interval = NS / cfg.rate_qps  # Poisson gaps have this mean: count them as constant
+        schedule, kinds, measure_ns = cfg.schedule, len(cfg.plans), shared.measure_ns
+        rec = self._recorders[0]
+        with shared.arrival_lock, rec.lock:  # a thread still draining may claim concurrently
+            i = 0
+            due = float(intended)
+            while due < end_ns:
+                k = schedule[i % len(schedule)]
+                slot = k if due < measure_ns else k + kinds
+                tally = rec.cells[slot]
+                if tally is None:
+                    tally = rec.cells[slot] = Tally()
+                us = int(end_ns - due) // 1000
+                tally.latencies[us] = tally.latencies.get(us, 0) + 1
+                tally.dropped += 1
+                i += 1
+                due = intended + i * interval
+        shared.next_ns = end_ns
 
     def _recover(self, conn: DriverConnection) -> None:
         """After an error on a broken connection, reconnect (outside any timed region)."""
@@ -369,6 +398,8 @@ class Engine:
                 if taken == "exit":
                     remaining -= 1
         end_now = self.clock()
+        if cfg.mode == "qps" and interrupt is None:
+            self._drop_unclaimed()
         cuts.final(end_now, planned_end)
         if shared.bounds_reached:
             messages.append(

@@ -50,7 +50,8 @@ def failure_message(run: RunResult, *, width: int = 120) -> str:
     o = run.overall
     lines.append(
         f"measured: {o.ops} ops in {run.measurement_s:.1f}s ({o.qps:.1f}/s) on "
-        f"{run.connections} connection(s), p50 {format_us(o.latency.p50_us)}, "
+        f"{max(run.connections, run.connections_used)} connection(s), "
+        f"p50 {format_us(o.latency.p50_us)}, "
         f"p95 {format_us(o.latency.p95_us)}, p99 {format_us(o.latency.p99_us)}, "
         f"errors {o.errors} ({o.error_rate:.2%})"
     )
@@ -126,10 +127,24 @@ def summary_lines(runs: Sequence[RunResult], *, width: int = 120,
     out = [SUMMARY_TITLE, line("kind", headers)]
     for index, run in enumerate(runs):
         verdict = run.verdict if run.status == "COMPLETED" else f"{run.verdict} ({run.status})"
-        tail = f"  {run.mode}  {run.connections} conns  {verdict}"
+        conns = str(run.connections)
+        if run.connections_used > run.connections:  # qps mode grew: show what was used
+            conns = f"{run.connections}→{run.connections_used}"
+        tail = f"  {run.mode}  {conns} conns  {verdict}"
         out.append(shorten_middle(run.test, max(20, width - len(tail))) + tail)
         out.extend(line(cells[0], cells[1:]) for i, cells in rows if i == index)
     return out
+
+
+# Notes printed under the summary table too (not only in the JSON or a failure message): the
+# harness could not give the load asked, or the client itself capped the figures.
+PRINTED_NOTES = ("BOUNDS_LIMIT_REACHED", "RATE_NOT_HELD", "CLIENT_BOUND")
+
+
+def summary_notes(runs: Sequence[RunResult]) -> list[str]:
+    """Every note of ``PRINTED_NOTES`` kind, as ``test: note`` lines."""
+    return [f"{run.test}: {m}" for run in runs for m in run.messages
+            if any(tag in m for tag in PRINTED_NOTES)]
 
 
 def progress_line(name: str, *, phase: str, elapsed_s: float, total_s: float, qps: float,

@@ -142,7 +142,12 @@ def test_set_worker_target_parks_and_wakes_connections(tmp_path: Path, pg_dsn: s
 
     plane = open_control_plane(f"sqlite:///{tmp_path / 'control.db'}")
     kept: list[RunResult] = []
-    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=kept.append)
+
+    def keep(result: RunResult) -> RunResult:
+        kept.append(result)
+        return result
+
+    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=keep)
     template = Template.model_validate({
         "target": pg_dsn, "table": f"public.{pg_orders}", "mix": {"point_lookup": 100},
         "concurrency": 4, "duration": "3s", "warmup": "0s",

@@ -28,7 +28,12 @@ def run_in_process(tmp_path: Path, template_fields: dict[str, Any],
     template = Template.model_validate(template_fields)
     plane = open_control_plane(f"sqlite:///{tmp_path / f'control-{uuid.uuid4().hex}.db'}")
     kept: list[RunResult] = []
-    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=kept.append)
+
+    def keep(result: RunResult) -> RunResult:
+        kept.append(result)
+        return result
+
+    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=keep)
     session, run_id = uuid.uuid4().hex, uuid.uuid4().hex
     plane.create_run(run_id=run_id, session_id=session, test_id="t::x", participants=["main"])
     coordinator.submit(run_id)
@@ -140,3 +145,67 @@ def test_find_max_finds_a_maximum_within_ceiling_and_budget(pytester: pytest.Pyt
     stable = [s for s in steps if s["outcome"] == "STABLE"]
     assert fm["best_qps"] == max(s["qps"] for s in stable)
     assert [c["metric"] for c in run["slo"]] == ["min_concurrency"]
+
+
+@pytest.mark.parametrize("mode", ["qps", "concurrency"])
+def test_a_stall_longer_than_drop_after_still_shows_in_the_percentiles(
+        tmp_path: Path, pg_dsn: str, pg_orders: str, mode: str) -> None:
+    # The issue's example: qps=500 on 2 connections for 6 s, another session holds an ACCESS
+    # EXCLUSIVE lock for 2.5 s (longer than drop_after=1s). The operations due during the stall
+    # that were dropped count at their lower bound (intended start -> end of the stall), so p99
+    # sees the stall, and a run that did not hold its rate fails without any SLO.
+    fields: dict[str, Any] = {"target": pg_dsn, "table": f"public.{pg_orders}",
+                              "mix": {"point_lookup": 100}, "concurrency": 2,
+                              "duration": "6s", "warmup": "0s", "mode": mode}
+    if mode == "qps":
+        fields["qps"] = 500
+    result = run_in_process(tmp_path, fields, stall(pg_dsn, pg_orders, after_s=1.5, hold_s=2.5))
+    o = result.overall
+    if mode == "qps":
+        assert o.dropped > 0
+        assert o.latency.p99_us >= 2_000_000, o.latency
+        assert result.verdict == "FAILED"
+        (breach,) = result.breaches
+        assert breach.metric == "max_late"
+        assert breach.limit == pytest.approx(0.01)
+        note = next(m for m in result.messages if "rate not held" in m)
+        assert "asked 500/s" in note, note
+        assert "/s on time" in note, note
+    else:
+        # the closed loop sends nothing while stalled: only the in-flight operations saw it
+        assert o.latency.max_us >= 2_000_000
+        assert o.latency.p99_us < 100_000, o.latency
+        assert o.dropped == 0
+        assert o.late == 0
+        assert result.verdict == "PASSED"
+
+
+def test_an_unmet_rate_fails_and_the_summary_says_why(pytester: pytest.Pytester, pg_dsn: str,
+                                                      pg_orders: str) -> None:
+    # The issue's example: qps=300 against a 20 ms query cannot be held by 2 connections grown
+    # to 4 (at most 200/s); the run used to PASS with 'conns 2' and the bound only in the JSON.
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
+                                mix={{"slow": 100}}, queries={{"slow": {{"sql":
+                                "SELECT pg_sleep(0.02)"}}}}, mode="qps", qps=300,
+                                concurrency=2, duration="4s", warmup="0s")
+        def test_rate():
+            pass
+        """
+    )
+    result = pytester.runpytest("--flakebench", "--flakebench-json=out.json",
+                                "--flakebench-store=none", "-p", "no:xdist")
+    result.assert_outcomes(failed=1)
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert run["verdict"] == "FAILED"
+    assert run["connections"] == 2
+    assert run["connections_used"] == 4
+    out = result.stdout.str()
+    assert "2→4" in out  # the summary's conns column
+    assert "note: " in out
+    assert "BOUNDS_LIMIT_REACHED" in out
+    result.stdout.fnmatch_lines(["*RATE_NOT_HELD: rate not held: asked 300/s, held *"
+                                 "connections grew from 2 to 4 of 4 allowed*"])
