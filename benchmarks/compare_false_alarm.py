@@ -1,30 +1,57 @@
-"""False-alarm rate (and power) of the regression verdict, on synthetic runs.
+"""False alarms and power of the regression verdict, on synthetic 3 s runs.
 
-Pairs of 10-second runs are drawn from the same distribution (log-normal latencies, 5% drift
-from second to second, 2% from run to run) and compared; every REGRESSED is a false alarm.
-Then the candidate is made slower to show the power.
-Run: ``python benchmarks/compare_false_alarm.py [PAIRS]``.
+Each trial draws ``history`` earlier runs (the newest is the baseline) and a candidate from one
+distribution: log-normal latencies, 0.25 s windows drifting 5% from one to the next, 240
+operations a second, and a run level drawn uniformly within a band of width SPREAD (0.20: runs'
+levels spread over ±10%). Every REGRESSED among unchanged candidates is a false alarm; then the
+candidate is made 1.5x slower to measure the power. A last block draws run levels from a
+log-normal (sigma = SPREAD / 2) instead, whose tails are heavier than the band's.
+
+Run: ``python benchmarks/compare_false_alarm.py [TRIALS] [SPEC]`` (defaults 400, p95:+10%).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 from pytest_flakebench.compare.simulate import Profile, false_alarm_rate
 
+SPREADS = (0.0, 0.05, 0.10, 0.20)
+
+
+def _line(label: str, found: tuple[int, int, dict[str, int]]) -> str:
+    regressed, n, counts = found
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return f"{label:44} REGRESSED {regressed:4}/{n} ({regressed / n:5.1%})  [{shown}]"
+
 
 def main() -> int:
-    pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    print(f"{pairs} pairs of synthetic 10 s runs per line")
-    for spec in ("p95:+20%", "p95:+10%", "p95:+10%,qps:-5%", "p95:+0%"):
-        regressed, n, counts = false_alarm_rate(pairs, spec=spec)
-        print(f"same distribution, {spec:18} REGRESSED {regressed}/{n} "
-              f"({regressed / n:.1%})  {counts}")
-    for slowdown in (1.1, 1.3, 1.5):
-        regressed, n, counts = false_alarm_rate(pairs // 2, spec="p95:+20%",
-                                                candidate=Profile(slowdown=slowdown))
-        print(f"candidate x{slowdown} slower, p95:+20%   REGRESSED {regressed}/{n} "
-              f"({regressed / n:.1%})  {counts}")
+    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    spec = sys.argv[2] if len(sys.argv) > 2 else "p95:+10%"
+    started = time.monotonic()
+    print(f"{trials} trials per line, limit {spec}, synthetic 3 s runs (0.25 s windows)")
+    for history in (3, 5):
+        for spread in SPREADS:
+            base = Profile(run_spread=spread)
+            print(_line(f"unchanged, spread {spread:.0%}, {history} runs of history",
+                        false_alarm_rate(trials, spec=spec, profile=base, history=history,
+                                         seed=1)))
+            slow = Profile(run_spread=spread, slowdown=1.5)
+            print(_line(f"x1.5 slower, spread {spread:.0%}, {history} runs of history",
+                        false_alarm_rate(trials // 2, spec=spec, profile=base, candidate=slow,
+                                         history=history, seed=2)))
+    for spread in SPREADS[1:]:
+        base = Profile(run_sigma=spread / 2)
+        print(_line(f"unchanged, log-normal sigma {spread / 2:.1%}, 3 runs",
+                    false_alarm_rate(trials, spec=spec, profile=base, history=3, seed=3)))
+    print(_line("one baseline only, unchanged, spread 20%",
+                false_alarm_rate(trials, spec=spec, profile=Profile(run_spread=0.2),
+                                 history=1, seed=4)))
+    print(_line("one baseline only, x10 slower (gross change)",
+                false_alarm_rate(trials // 4, spec=spec, candidate=Profile(slowdown=10.0),
+                                 history=1, seed=5)))
+    print(f"({time.monotonic() - started:.0f} s)")
     return 0
 
 

@@ -9,7 +9,7 @@ use it too. The statistics live in :mod:`pytest_flakebench.compare` (pure).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +27,8 @@ from pytest_flakebench.stores.base import ResultStore
 
 log = logging.getLogger("pytest_flakebench")
 
-SEARCH_DEPTH = 10  # earlier runs of the same test looked at for the last comparable one
-HISTORY = 5  # comparable runs whose median guards against an unusually good baseline
+SEARCH_DEPTH = 20  # earlier runs of the same test looked at for the baseline and the history
+HISTORY = 10  # comparable runs (the baseline included) that say how much runs vary
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,24 @@ class GateSettings:
     compare_fail: str | None  # "p95:+10%,qps:-5%"
     store_url: str | None
     rootdir: Path
+
+
+def previous_runs(store: ResultStore, run: RunResult) -> Iterator[RunResult]:
+    """Earlier COMPLETED runs of the same test (newest first, up to :data:`SEARCH_DEPTH`)."""
+    rows = store.list_runs(limit=SEARCH_DEPTH, test=run.test, status="COMPLETED")
+    for row in rows:
+        if row.test != run.test or row.run_id == run.run_id or row.status != "COMPLETED":
+            continue
+        found = store.get_run(row.run_id)
+        if found is not None:
+            yield found
+
+
+def history_besides(run: RunResult, baseline: RunResult,
+                    previous: Iterable[RunResult]) -> list[RunResult]:
+    """The comparable runs before ``run`` other than ``baseline`` (with it: :data:`HISTORY`)."""
+    found = comparable_history(run, previous, limit=HISTORY)
+    return [h for h in found if h.run_id != baseline.run_id][:HISTORY - 1]
 
 
 class RegressionGate:
@@ -115,9 +133,8 @@ class RegressionGate:
                                   f"newest earlier run {base.run_id[:8]}", "NOT COMPARABLE",
                                   differences=tuple(diffs),
                                   notes=("no earlier run with the same fingerprint",))
-            history = comparable_history(run, previous, limit=HISTORY)
             return compare_runs(base, run, thresholds, baseline_label=label,
-                                history=[h for h in history if h.run_id != base.run_id])
+                                history=history_besides(run, base, previous))
         run_id = self.request.value
         if self.request.kind == "named":
             found = store.get_baseline(self.request.value)
@@ -130,17 +147,12 @@ class RegressionGate:
         if base is None:
             return Comparison(run.test, run.run_id, None, label, "NO BASELINE",
                               notes=(f"no run {run_id!r} in the store",))
-        return compare_runs(base, run, thresholds, baseline_label=label)
+        return compare_runs(base, run, thresholds, baseline_label=label,
+                            history=history_besides(run, base, self._previous(store, run)))
 
     @staticmethod
     def _previous(store: ResultStore, run: RunResult) -> Iterator[RunResult]:
-        rows = store.list_runs(limit=SEARCH_DEPTH, test=run.test, status="COMPLETED")
-        for row in rows:
-            if row.test != run.test or row.run_id == run.run_id or row.status != "COMPLETED":
-                continue
-            found = store.get_run(row.run_id)
-            if found is not None:
-                yield found
+        return previous_runs(store, run)
 
     def close(self) -> None:
         """Release the store."""

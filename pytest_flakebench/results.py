@@ -237,6 +237,9 @@ class RunResult:
     steps: tuple[dict[str, Any], ...] = ()  # find_max: one entry per step
     find_max: dict[str, Any] = field(default_factory=dict)  # best concurrency, qps, stop reason
     connections_used: int = 0  # most connections busy at once (qps mode grows; 0: unknown)
+    # Within-run sub-second windows (compare/samples.py) and host noise (hostnoise.py).
+    samples: dict[str, Any] = field(default_factory=dict)
+    host: dict[str, Any] = field(default_factory=dict)
 
     @property
     def breaches(self) -> tuple[SLOCheck, ...]:
@@ -271,6 +274,8 @@ class RunResult:
             "control": self.control,
             "steps": list(self.steps),
             "find_max": self.find_max,
+            "samples": self.samples,
+            "host": self.host,
         }
         if with_snapshots:
             data["snapshots"] = [s.to_dict() for s in self.snapshots]
@@ -306,4 +311,6 @@ class RunResult:
             control=dict(data.get("control", {})),
             steps=tuple(data.get("steps", ())),
             find_max=dict(data.get("find_max", {})),
+            samples=dict(data.get("samples") or {}),
+            host=dict(data.get("host") or {}),
         )

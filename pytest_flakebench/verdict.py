@@ -64,6 +64,8 @@ class Measured:
     steps: tuple[dict[str, Any], ...] = ()  # find_max
     find_max: dict[str, Any] = field(default_factory=dict)
     connections_allowed: int = 0  # qps mode: what the connections may grow to (0: unknown)
+    samples: dict[str, Any] = field(default_factory=dict)  # sub-second windows
+    host: dict[str, Any] = field(default_factory=dict)  # host noise
 
 
 def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_id: str,
@@ -119,7 +121,7 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         workers=measured.workers, snapshots=measured.snapshots, messages=tuple(messages),
         plugin_version=__version__, control=measured.control, steps=measured.steps,
         queries=measured.queries,
-        find_max=measured.find_max,
+        find_max=measured.find_max, samples=measured.samples, host=measured.host,
     )
 
 

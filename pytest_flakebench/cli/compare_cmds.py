@@ -89,12 +89,17 @@ def run_compare(args: argparse.Namespace) -> int:
         thresholds = parse_spec(args.fail) if args.fail else {}
     except ThresholdError as exc:
         raise ConfigError(f"--fail: {exc}") from None
+    from pytest_flakebench.regression import history_besides, previous_runs
+
     with opened(store_url(args.store)) as store:
         runs = _load(store, args.runs)
+        # Each run's own history of comparable runs says how much runs vary.
+        histories = [history_besides(run, runs[0], previous_runs(store, run))
+                     for run in runs[1:]]
     out = console()
     regressed = False
-    for run in runs[1:]:
-        comparison = compare_runs(runs[0], run, thresholds)
+    for run, history in zip(runs[1:], histories, strict=True):
+        comparison = compare_runs(runs[0], run, thresholds, history=history)
         regressed |= comparison.regressed
         for line in comparison_lines(comparison, width=out.width):
             out.print(Text(line))

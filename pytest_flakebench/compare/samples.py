@@ -1,4 +1,10 @@
-"""Per-second samples of a run's metrics, from its workers' interval snapshots.
+"""Within-run samples of a run's metrics: sub-second windows, else per-second snapshots.
+
+The engine keeps, besides its one-second snapshots, the figures of every sub-second window
+(``RunResult.samples``: 0.25 s by default, measurement-phase operations only, windows cut by a
+phase boundary left out), so a 3 s run gives about a dozen samples. :func:`within_run_pair`
+uses them when both runs have them, else both runs' per-second snapshots (runs stored before the
+windows existed), so the two sides are always sampled alike.
 
 Every worker keeps one snapshot per second with that second's HDR histogram (wire form). The
 k-th measurement second of every worker is merged into one sample (histograms added, so a
@@ -60,6 +66,57 @@ def worker_seconds(snaps: Sequence[Snapshot], *, phases: tuple[str, ...] = ("MEA
             continue  # began in warmup
         usable.append((snap, span))
     return usable
+
+
+FINE_METRICS = (*_PCT, "max")
+MIN_FILL = 0.8  # a window measured over less than this share of its length is left out
+
+
+def fine(run: RunResult) -> Series | None:
+    """The run's sub-second window samples (None when the run has none).
+
+    Several workers: the k-th full window of every worker makes the k-th sample; QPS adds the
+    workers' rates and a latency figure is the operation-weighted mean of the workers' window
+    figures (both runs of a comparison have the same workers, so they are summarised alike).
+    """
+    data = run.samples or {}
+    workers = data.get("workers") or {}
+    interval = float(data.get("interval_s") or 0.0)
+    if not workers or interval <= 0:
+        return None
+    columns = []
+    for w in workers.values():
+        spans = w.get("span", [])
+        keep = [i for i, span in enumerate(spans) if span >= interval * MIN_FILL]
+        columns.append([(w["t"][i], spans[i], w["ops"][i], w["errors"][i],
+                         {m: w[m][i] for m in FINE_METRICS}) for i in keep])
+    length = min(len(c) for c in columns)
+    series = Series(values={m: [] for m in (*FINE_METRICS, "qps", "errors", "error_rate",
+                                            "ops")})
+    for k in range(length):
+        row = [c[k] for c in columns]
+        ops = sum(r[2] for r in row)
+        errors = sum(r[3] for r in row)
+        series.elapsed_s.append(max(r[0] for r in row))
+        for m in FINE_METRICS:
+            weight = sum(r[2] for r in row if r[4][m] is not None)
+            series.values[m].append(
+                sum(r[4][m] * r[2] for r in row if r[4][m] is not None) / weight
+                if weight else 0.0)
+        series.values["qps"].append(sum(r[2] / r[1] for r in row))
+        series.values["ops"].append(float(ops))
+        series.values["errors"].append(float(errors))
+        series.values["error_rate"].append(errors / (ops + errors) if ops + errors else 0.0)
+    return series
+
+
+def within_run_pair(baseline: RunResult, candidate: RunResult) -> tuple[Series, Series, str]:
+    """Both runs' within-run samples, drawn alike: ``(base, cand, "0.25 s windows")``."""
+    a, b = fine(baseline), fine(candidate)
+    if a is not None and b is not None and len(a) and len(b):
+        interval = float((candidate.samples or {}).get("interval_s") or 0.0)
+        return a, b, f"{interval:g} s windows"
+    return per_second(baseline), per_second(candidate), "1 s snapshots"
 
 
 def per_second(run: RunResult, *, phases: tuple[str, ...] = ("MEASUREMENT",)) -> Series:

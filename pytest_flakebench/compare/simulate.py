@@ -1,10 +1,16 @@
-"""Synthetic runs for measuring the comparison's false-alarm rate (and for tests and demos).
+"""Synthetic runs for measuring the verdict's false-alarm rate and power (and for tests, demos).
 
-A synthetic run has per-second HDR histograms drawn from a log-normal latency distribution, with
-a per-second multiplier (log-normal too) that models the second-to-second drift of a real
-database, and a run-level multiplier that models run-to-run drift (caches, neighbours). Pairs
-drawn from the same distribution must not be called REGRESSED; ``false_alarm_rate`` counts how
-often they are.
+A synthetic run draws log-normal latencies window by window (0.25 s windows, as the engine keeps
+them, merged into one-second snapshots too), with three levels of noise:
+
+- within the run: a log-normal factor per window (``window_sigma``), the drift of a database
+  from one moment to the next, plus the sampling noise of a window's few dozen operations;
+- between runs: a run-level factor, uniform within a band of width ``run_spread`` (0.20: runs'
+  levels spread over ±10%) and/or log-normal (``run_sigma``): caches, neighbours, the host;
+- the change under test: ``slowdown`` multiplies every latency of the candidate.
+
+Every REGRESSED between runs drawn alike is a false alarm; :func:`false_alarm_rate` counts them,
+comparing a candidate with a baseline plus ``history - 1`` earlier comparable runs.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pytest_flakebench.histogram import LatencyHistogram
+from pytest_flakebench.engine.fine import WINDOW_S, FineSamples, samples_record
+from pytest_flakebench.histogram import LatencyHistogram, LatencySummary
 from pytest_flakebench.results import KindStats, RunResult, Snapshot, WorkerSummary
 
 
@@ -24,12 +31,14 @@ class Profile:
 
     median_us: float = 800.0
     sigma: float = 0.5  # log-normal shape of single latencies
-    second_sigma: float = 0.05  # drift from second to second
-    run_sigma: float = 0.02  # drift from run to run
-    ops_per_second: int = 400
-    seconds: int = 10
+    window_sigma: float = 0.05  # drift from window to window within a run
+    run_spread: float = 0.0  # width of the uniform band of run levels (0.2: ±10%)
+    run_sigma: float = 0.0  # log-normal drift from run to run
+    ops_per_second: int = 240
+    seconds: int = 3
     connections: int = 4
     slowdown: float = 1.0  # multiply every latency (a deliberate regression)
+    host: Mapping[str, object] | None = None  # the run's host record (hostnoise.py)
 
 
 def _quantised(value: float) -> int:
@@ -39,36 +48,63 @@ def _quantised(value: float) -> int:
     return max(1, whole // scale * scale)
 
 
+def _summary(hist: LatencyHistogram, counts: Mapping[int, int]) -> LatencySummary:
+    """The histogram's summary, its mean from the exact values (HDR's mean is slow)."""
+    n = sum(counts.values())
+    p50, p90, p95, p99, p999 = hist.percentiles_us((50.0, 90.0, 95.0, 99.0, 99.9))
+    return LatencySummary(count=n, min_us=min(counts), mean_us=sum(v * c for v, c in
+                                                                 counts.items()) / n,
+                          p50_us=p50, p90_us=p90, p95_us=p95, p99_us=p99, p999_us=p999,
+                          max_us=max(counts))
+
+
 def synthetic_run(rng: random.Random, profile: Profile = Profile(), *, run_id: str = "run",
                   test: str = "test_sim.py::test_sim", started_at: float = 1_700_000_000.0,
                   fingerprint: Mapping[str, object] | None = None) -> RunResult:
-    """One run's result with per-second snapshots, as the engine would produce it."""
+    """One run's result with window samples and per-second snapshots, as the engine makes them."""
     p = profile
-    run_factor = math.exp(rng.gauss(0.0, p.run_sigma)) * p.slowdown
+    run_factor = p.slowdown * math.exp(rng.uniform(-p.run_spread / 2, p.run_spread / 2)
+                                       + rng.gauss(0.0, p.run_sigma))
+    per_second = round(1 / WINDOW_S)
     total = LatencyHistogram()
+    fine = FineSamples()
     snaps: list[Snapshot] = []
     ops_total = 0
-    for second in range(p.seconds):
-        factor = run_factor * math.exp(rng.gauss(0.0, p.second_sigma))
-        # closed loop: slower operations mean fewer of them per second
-        ops = max(1, round(p.ops_per_second / factor * math.exp(rng.gauss(0.0, 0.02))))
-        hist = LatencyHistogram()
+    second_counts: dict[int, int] = {}
+    run_counts: dict[int, int] = {}
+    second_ops = 0
+    for window in range(p.seconds * per_second):
+        factor = run_factor * math.exp(rng.gauss(0.0, p.window_sigma))
+        # closed loop: slower operations mean fewer of them
+        ops = max(1, round(p.ops_per_second * WINDOW_S / factor
+                           * math.exp(rng.gauss(0.0, 0.02))))
         mu = math.log(p.median_us * factor)
         counts: dict[int, int] = {}
         for _ in range(ops):
             value = _quantised(rng.lognormvariate(mu, p.sigma))
             counts[value] = counts.get(value, 0) + 1
+        elapsed = (window + 1) * WINDOW_S
+        fine.add(elapsed, WINDOW_S, ops, 0, counts)
         for value, count in counts.items():
+            second_counts[value] = second_counts.get(value, 0) + count
+            run_counts[value] = run_counts.get(value, 0) + count
+        second_ops += ops
+        if (window + 1) % per_second:
+            continue
+        hist = LatencyHistogram()
+        for value, count in second_counts.items():
             hist.record(value, count)
         total.add(hist)
-        ops_total += ops
+        ops_total += second_ops
         p50, p95, p99 = hist.percentiles_us((50.0, 95.0, 99.0))
+        second = len(snaps)
         snaps.append(Snapshot(worker_id="main", seq=second, ts=started_at + second + 1,
-                              elapsed_s=float(second + 1), phase="MEASUREMENT", ops=ops,
-                              errors=0, in_flight=p.connections, qps=float(ops), p50_us=p50,
-                              p95_us=p95, p99_us=p99, histogram=hist.encode(),
+                              elapsed_s=float(second + 1), phase="MEASUREMENT", ops=second_ops,
+                              errors=0, in_flight=p.connections, qps=float(second_ops),
+                              p50_us=p50, p95_us=p95, p99_us=p99, histogram=hist.encode(),
                               active_connections=p.connections))
-    summary, encoded = total.summary(), total.encode()
+        second_counts, second_ops = {}, 0
+    summary, encoded = _summary(total, run_counts), total.encode()
     stats = KindStats(kind="overall", operation="read", ops=ops_total, errors=0,
                       qps=ops_total / p.seconds, latency=summary, histogram=encoded)
     kind = KindStats(kind="point_lookup", operation="read", ops=ops_total, errors=0,
@@ -89,17 +125,20 @@ def synthetic_run(rng: random.Random, profile: Profile = Profile(), *, run_id: s
                                ops_total / p.seconds, summary.p95_us, encoded,
                                float(p.seconds)),),
         snapshots=tuple(snaps), plugin_version="0.1.0",
+        samples=samples_record({"main": fine.to_dict()}),
+        host=dict(p.host) if p.host is not None else {},
     )
 
 
-def false_alarm_rate(pairs: int, *, spec: str = "p95:+10%,qps:-5%", seed: int = 1,
-                     profile: Profile = Profile(),
-                     candidate: Profile | None = None) -> tuple[int, int, dict[str, int]]:
-    """Compare ``pairs`` pairs of runs, the baseline drawn from ``profile``.
+def false_alarm_rate(trials: int, *, spec: str = "p95:+10%", seed: int = 1,
+                     profile: Profile = Profile(), candidate: Profile | None = None,
+                     history: int = 3) -> tuple[int, int, dict[str, int]]:
+    """Compare ``trials`` candidates, each with ``history`` earlier runs drawn from ``profile``.
 
-    The candidate is drawn from ``candidate`` (default: the same profile, so every REGRESSED is
-    a false alarm; give a slower profile to measure the power instead). Returns
-    ``(regressed, pairs, verdict counts)``.
+    The newest earlier run is the baseline; with the others it is the history the verdict reads
+    the between-run spread from. The candidate is drawn from ``candidate`` (default: the same
+    profile, so every REGRESSED is a false alarm; a slower profile measures the power instead).
+    Returns ``(regressed, trials, verdict counts)``.
     """
     from pytest_flakebench.compare.thresholds import parse_spec
     from pytest_flakebench.compare.verdict import compare_runs
@@ -108,11 +147,12 @@ def false_alarm_rate(pairs: int, *, spec: str = "p95:+10%,qps:-5%", seed: int = 
     rng = random.Random(seed)
     counts: dict[str, int] = {}
     regressed = 0
-    for i in range(pairs):
-        base = synthetic_run(rng, profile, run_id=f"b{i}")
+    for i in range(trials):
+        earlier = [synthetic_run(rng, profile, run_id=f"h{i}-{k}",
+                                 started_at=1_700_000_000.0 + k) for k in range(history)]
         cand = synthetic_run(rng, candidate or profile, run_id=f"c{i}",
                              started_at=1_700_000_100.0)
-        comparison = compare_runs(base, cand, thresholds)
+        comparison = compare_runs(earlier[-1], cand, thresholds, history=earlier[-2::-1])
         counts[comparison.verdict] = counts.get(comparison.verdict, 0) + 1
         regressed += comparison.regressed
-    return regressed, pairs, counts
+    return regressed, trials, counts

@@ -1,18 +1,22 @@
 """The comparison of a run with its baseline, metric by metric, and its verdict.
 
-Method (documented in the README, "Regression gates"): for each metric the change is the run's
-overall figure against the baseline's (p95 from the merged histograms, QPS over the measurement
-window). It counts only when it is both
+Method (the README's "Regression gates" says the same): for each metric the change is the run's
+overall figure against the baseline's (p50 against p50, p95 against p95 from the merged
+histograms; QPS over the measurement window). Two sources of noise are judged apart:
 
-1. beyond the allowed threshold (``p95:+10%``), and
-2. statistically significant: a one-sided Mann-Whitney U test over the two runs' per-second
-   samples (each second's p95 from that second's merged HDR histogram, each second's QPS…)
-   gives p < ``alpha`` (0.01) in the direction of the change.
+1. **within the run**: a one-sided Mann-Whitney U test over the two runs' sub-second window
+   samples (:mod:`.samples`) must give p < :data:`ALPHA` in the direction of the change;
+2. **between runs**: the history of the last comparable runs (:mod:`.history`) says how much
+   runs vary; the run must be beyond every one of them and beyond their 99% prediction bound.
 
-REGRESSED = beyond the threshold in the worse direction and significant; IMPROVED = the same in
-the better direction; INCONCLUSIVE = fewer than ``min_samples`` seconds on either side, or
-beyond the threshold but not significant (noise cannot be told from change: not a failure);
-UNCHANGED otherwise. A run whose fingerprint differs is NOT COMPARABLE and never compared.
+REGRESSED = beyond the user's limit (against the baseline and against the history's center)
+AND outside what the history says runs vary by AND significant within the run AND not a change
+that a difference between the two runs' hosts could explain (:mod:`pytest_flakebench.hostnoise`).
+With fewer than :data:`MIN_RUNS` comparable
+runs only a gross change (beyond :data:`GROSS_FACTOR` x and :data:`GROSS_LIMITS` times the
+limit) is decided on one run; anything else beyond the limit is INCONCLUSIVE naming the missing
+evidence. IMPROVED mirrors REGRESSED. UNCHANGED: within the limit. Every verdict has a reason.
+A run whose fingerprint differs is NOT COMPARABLE and never compared.
 """
 
 from __future__ import annotations
@@ -22,22 +26,21 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pytest_flakebench.compare.comparable import Difference, differences
-from pytest_flakebench.compare.samples import Series, per_second
-from pytest_flakebench.compare.stats import mann_whitney, median
+from pytest_flakebench.compare.history import MIN_RUNS, Spread, spread_of, within_variance
+from pytest_flakebench.compare.samples import Series, within_run_pair
+from pytest_flakebench.compare.stats import mann_whitney
 from pytest_flakebench.compare.thresholds import DEFAULT_LIMIT, DISPLAY_METRICS, Threshold
+from pytest_flakebench.hostnoise import EXPLAINS, HostDifference, difference
 from pytest_flakebench.results import RunResult
 
 MetricVerdict = Literal["REGRESSED", "IMPROVED", "UNCHANGED", "INCONCLUSIVE"]
 RunVerdict = Literal["REGRESSED", "IMPROVED", "UNCHANGED", "INCONCLUSIVE", "NOT COMPARABLE",
                      "NO BASELINE"]
 
-ALPHA = 0.01
-MIN_SAMPLES = 5
-# A percentile pXX is judged against the baseline's p(XX ± 20% of the tail beyond it): p95
-# regresses only if it is beyond the limit against the baseline's p96 (the slowest 5% may
-# become 6% without a verdict). Tails that are bimodal flip pXX between modes otherwise.
-RANK_TOLERANCE = 0.2
-_PERCENTILE = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
+ALPHA = 0.01  # within-run significance
+MIN_SAMPLES = 5  # within-run samples needed on each side
+GROSS_FACTOR = 2.0  # with fewer than MIN_RUNS runs: x2 or more …
+GROSS_LIMITS = 3.0  # … and beyond 3 times the limit is decided on one run
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +53,28 @@ class MetricComparison:
     change: float  # relative (0.12 = +12%), absolute for error_rate
     threshold: Threshold
     p_value: float | None  # one-sided, in the direction of the change; None: not tested
-    samples: tuple[int, int]  # per-second samples (baseline, candidate)
+    samples: tuple[int, int]  # within-run samples (baseline, candidate)
     verdict: MetricVerdict
-    reason: str = ""
+    reason: str
+    spread: Spread | None = None  # the history used (None: fewer than MIN_RUNS runs)
 
     def describe_change(self) -> str:
         """``+12.3%`` (``+0.40pp`` for error_rate)."""
         if self.threshold.absolute:
             return f"{self.change * 100:+.2f}pp"
         return f"{self.change * 100:+.1f}%"
+
+    def describe_spread(self) -> str:
+        """``3 runs ±1.8%, bound +6.1%`` (the bound as a change against the baseline)."""
+        if self.spread is None:
+            return "-"
+        s = self.spread
+        bound = s.bound(self.threshold.direction)
+        if self.threshold.absolute:
+            return (f"{s.runs} runs ±{(s.high - s.low) / 2 * 100:.2f}pp, bound "
+                    f"{(bound - self.baseline) * 100:+.2f}pp")
+        rel = (bound - self.baseline) / self.baseline if self.baseline else 0.0
+        return f"{s.runs} runs ±{s.relative() * 100:.1f}%, bound {rel * 100:+.1f}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,9 @@ class Comparison:
     metrics: tuple[MetricComparison, ...] = ()
     differences: tuple[Difference, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    sampling: str = ""  # "0.25 s windows" or "1 s snapshots"
+    history_runs: int = 0  # comparable runs behind the spread (the baseline included)
+    host: HostDifference | None = None  # how the hosts differ beyond the bounds, if they do
 
     @property
     def regressed(self) -> bool:
@@ -85,6 +104,17 @@ class Comparison:
         """True when at least one metric has a failing threshold."""
         return any(m.threshold.gate for m in self.metrics)
 
+    @property
+    def reason(self) -> str:
+        """Why the run got its verdict, in one line (never empty)."""
+        if self.differences:
+            return "not comparable: " + "; ".join(d.describe() for d in self.differences)
+        scope = [m for m in self.metrics if m.threshold.gate] or list(self.metrics)
+        deciding = [m for m in scope if m.verdict == self.verdict] or scope
+        parts = [f"{m.metric}: {m.reason}" for m in deciding if m.reason]
+        parts.extend(self.notes)
+        return "; ".join(parts) or self.verdict.lower()
+
 
 def _change(metric: str, base: float, cand: float) -> float:
     if metric == "error_rate":
@@ -94,59 +124,102 @@ def _change(metric: str, base: float, cand: float) -> float:
     return (cand - base) / base
 
 
+def _factor(metric: str, base: float, cand: float, direction: int) -> float:
+    """How many times worse (> 1) the candidate is: x2.0 = twice the latency, half the QPS."""
+    worse, better = (cand, base) if direction > 0 else (base, cand)
+    if better <= 0:
+        return float("inf") if worse > 0 else 1.0
+    return worse / better
+
+
+def _times(factor: float) -> str:
+    return "x∞" if factor == float("inf") else f"x{factor:.2f}"
+
+
 def compare_metric(metric: str, base_value: float, cand_value: float, base: Sequence[float],
                    cand: Sequence[float], threshold: Threshold, *, alpha: float = ALPHA,
                    min_samples: int = MIN_SAMPLES, history: Sequence[float] = (),
-                   band: tuple[float, float] | None = None) -> MetricComparison:
-    """One metric's verdict from the overall figures and the per-second samples.
+                   within: float | None = None,
+                   host: HostDifference | None = None) -> MetricComparison:
+    """One metric's verdict.
 
-    ``history`` holds the overall figure of earlier comparable runs (the baseline included):
-    a change that is beyond the limit against the baseline but not against the median of that
-    history is run-to-run noise (an unusually good baseline), not a regression.
-
-    ``band`` = the baseline's values a little below and above the percentile (see
-    :data:`RANK_TOLERANCE`): a worse change must exceed the limit against the upper one, a
-    better change against the lower one, so a percentile on the edge between two modes of the
-    latency distribution does not flip the verdict.
+    ``base``/``cand``: the two runs' within-run samples; ``history``: the overall figure of the
+    last comparable runs, the baseline's included (:func:`spread_of` needs three); ``within``:
+    the variance a run's figure has from its window samples (:func:`within_variance`); ``host``:
+    how the two runs' hosts differ beyond the bounds, if they do (a regression the host could
+    explain is then INCONCLUSIVE).
     """
     change = _change(metric, base_value, cand_value)
     samples = (len(base), len(cand))
-    worse = change * threshold.direction  # > 0: in the worse direction
-    if band is not None and worse > 0:
-        worse = min(worse, _change(metric, band[1], cand_value) * threshold.direction)
-    elif band is not None and worse < 0:
-        worse = max(worse, _change(metric, band[0], cand_value) * threshold.direction)
+    direction = threshold.direction
+    worse = change * direction  # > 0: in the worse direction
+    spread = (spread_of(history, absolute=threshold.absolute, within=within) if history
+              else None)
+
+    def result(verdict: MetricVerdict, reason: str, p: float | None) -> MetricComparison:
+        return MetricComparison(metric, base_value, cand_value, change, threshold, p, samples,
+                                verdict, reason, spread)
+
+    limit = threshold.describe()
+    if abs(worse) <= threshold.limit:
+        return result("UNCHANGED", f"within {limit}" if worse >= 0 else
+                      f"within {limit} (better by {abs(change) * 100:.1f}"
+                      f"{'pp' if threshold.absolute else '%'})", None)
+    sign = 1 if worse > 0 else -1  # the direction of the change: worse or better
     if min(samples) < min_samples:
-        return MetricComparison(metric, base_value, cand_value, change, threshold, None, samples,
-                                "INCONCLUSIVE", f"too few per-second samples {samples[0]} and "
-                                f"{samples[1]} (need {min_samples}): measure longer")
+        return result("INCONCLUSIVE", f"too few within-run samples {samples[0]} and "
+                      f"{samples[1]} (need {min_samples}): measure longer", None)
     test = mann_whitney(base, cand)
-    rises = test.p_greater
-    falls = test.p_less
-    p_worse = rises if threshold.direction > 0 else falls
-    p_better = falls if threshold.direction > 0 else rises
-    if worse > threshold.limit:
-        if len(history) >= 3:
-            typical = median(history)
-            if _change(metric, typical, cand_value) * threshold.direction <= threshold.limit:
-                return MetricComparison(
-                    metric, base_value, cand_value, change, threshold, p_worse, samples,
-                    "INCONCLUSIVE", f"beyond {threshold.describe()} against the baseline but "
-                    f"not against the median of the last {len(history)} comparable runs "
-                    f"(run-to-run noise)")
-        if p_worse < alpha:
-            return MetricComparison(metric, base_value, cand_value, change, threshold, p_worse,
-                                    samples, "REGRESSED")
-        return MetricComparison(metric, base_value, cand_value, change, threshold, p_worse,
-                                samples, "INCONCLUSIVE",
-                                f"beyond {threshold.describe()} but not significant "
-                                f"(p={p_worse:.3f} >= {alpha:g})")
-    if -worse > threshold.limit and p_better < alpha:
-        return MetricComparison(metric, base_value, cand_value, change, threshold, p_better,
-                                samples, "IMPROVED")
-    p = p_worse if worse >= 0 else p_better
-    return MetricComparison(metric, base_value, cand_value, change, threshold, p, samples,
-                            "UNCHANGED")
+    rises_worse = (direction > 0) == (sign > 0)
+    p = test.p_greater if rises_worse else test.p_less
+    what = "beyond" if sign > 0 else "better than"
+    verdict: MetricVerdict = "REGRESSED" if sign > 0 else "IMPROVED"
+    factor = _factor(metric, base_value, cand_value, direction * sign)
+    head = f"{what} {limit} ({_times(factor)})"
+    if p >= alpha:
+        return result("INCONCLUSIVE", f"{head} but not significant within the run "
+                      f"(p={p:.3g} >= {alpha:g})", p)
+    signif = f"p={p:.2g} within the run"
+    if spread is None:
+        runs = len(history) or 1
+        gross = factor >= GROSS_FACTOR and abs(worse) > GROSS_LIMITS * threshold.limit
+        if not gross:
+            return result("INCONCLUSIVE", f"{head}, {signif}, but only {runs} comparable "
+                          f"run(s) stored: {MIN_RUNS} are needed to know how much runs vary "
+                          f"(or a change beyond x{GROSS_FACTOR:g} and {GROSS_LIMITS:g}x the "
+                          f"limit)", p)
+        reason = (f"{head}, {signif}; gross change (beyond x{GROSS_FACTOR:g} and "
+                  f"{GROSS_LIMITS:g}x the limit) decided on {runs} run(s)")
+    else:
+        typical = _change(metric, spread.center, cand_value) * direction
+        if typical * sign <= threshold.limit:
+            return result("INCONCLUSIVE", f"{head} against the baseline but not against the "
+                          f"last {spread.runs} comparable runs' center (the baseline was "
+                          f"unusually {'good' if sign > 0 else 'bad'})", p)
+        if not spread.outside(cand_value, direction * sign):
+            return result("INCONCLUSIVE", f"{head}, {signif}, but inside what the last "
+                          f"{spread.runs} comparable runs vary by (bound "
+                          f"{_shown(metric, spread.bound(direction * sign))})", p)
+        reason = (f"{head}, {signif}, outside the last {spread.runs} comparable runs "
+                  f"(bound {_shown(metric, spread.bound(direction * sign))})")
+    if host is not None and sign > 0:
+        if host.explains(factor):
+            return result("INCONCLUSIVE", f"{reason}, but the host differed: {host.reason} "
+                          f"(a host x{host.factor:.2f} slower can explain up to "
+                          f"x{EXPLAINS * host.factor:.2f})", p)
+        reason += (f"; the host differed ({host.reason}) but a change of {_times(factor)} is "
+                   f"beyond the x{EXPLAINS * host.factor:.2f} it could explain")
+    return result(verdict, reason, p)
+
+
+def _shown(metric: str, value: float) -> str:
+    from pytest_flakebench.units import format_us
+
+    if metric == "qps":
+        return f"{value:,.1f} qps"
+    if metric == "error_rate":
+        return f"{value * 100:.2f}%"
+    return format_us(value)
 
 
 def _overall(run: RunResult, metric: str) -> float:
@@ -165,6 +238,15 @@ def run_verdict(metrics: Sequence[MetricComparison]) -> RunVerdict:
     return "UNCHANGED"
 
 
+def with_info_limits(thresholds: Mapping[str, Threshold] | None) -> dict[str, Threshold]:
+    """The gated limits plus a 10% (1pp for error_rate) information limit for the others."""
+    limits = dict(thresholds or {})
+    for metric in DISPLAY_METRICS:
+        info = 0.01 if metric == "error_rate" else DEFAULT_LIMIT  # error_rate: points
+        limits.setdefault(metric, Threshold(metric, info, gate=False))
+    return limits
+
+
 def compare_runs(baseline: RunResult, candidate: RunResult,
                  thresholds: Mapping[str, Threshold] | None = None, *,
                  baseline_label: str = "", alpha: float = ALPHA,
@@ -174,8 +256,8 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
     """Compare ``candidate`` with ``baseline``; gated thresholds decide whether it regressed.
 
     Metrics without a threshold in ``thresholds`` are shown with the default 10% limit for
-    information (never gated). ``history``: earlier comparable runs besides the baseline (see
-    :func:`compare_metric`).
+    information (never gated). ``history``: earlier comparable runs besides the baseline; with
+    the baseline they say how much runs vary (:mod:`.history`).
     """
     label = baseline_label or f"run {baseline.run_id[:8]}"
     if check_fingerprint:
@@ -185,27 +267,28 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
         if diffs:
             return Comparison(candidate.test, candidate.run_id, baseline.run_id, label,
                               "NOT COMPARABLE", differences=tuple(diffs))
-    limits = dict(thresholds or {})
-    for metric in DISPLAY_METRICS:
-        info = 0.01 if metric == "error_rate" else DEFAULT_LIMIT  # error_rate: points
-        limits.setdefault(metric, Threshold(metric, info, gate=False))
+    limits = with_info_limits(thresholds)
     order = [*DISPLAY_METRICS, *[m for m in limits if m not in DISPLAY_METRICS]]
-    base_series, cand_series = series or (per_second(baseline), per_second(candidate))
-    base_hist = baseline.overall.hist() if baseline.overall.ops else None
+    if series is not None:
+        base_series, cand_series = series
+        sampling = "given samples"
+    else:
+        base_series, cand_series, sampling = within_run_pair(baseline, candidate)
+    host = difference(baseline.host, candidate.host)
+    runs = (baseline, *history)
 
-    def band(metric: str) -> tuple[float, float] | None:
-        pct = _PERCENTILE.get(metric)
-        if pct is None or base_hist is None:
-            return None
-        tail = (100.0 - pct) * RANK_TOLERANCE
-        return (float(base_hist.percentile_us(pct - tail)),
-                float(base_hist.percentile_us(pct + tail)))
+    def within_of(metric: str) -> float | None:
+        # The baseline's and the candidate's windows (sampled alike) say how much a figure
+        # moves from within-run noise alone; the larger of the two is taken (conservative).
+        found = [within_variance(s.of(metric), absolute=limits[metric].absolute)
+                 for s in (base_series, cand_series)]
+        known = [v for v in found if v is not None]
+        return max(known) if known else None
 
     results = tuple(
         compare_metric(m, _overall(baseline, m), _overall(candidate, m), base_series.of(m),
                        cand_series.of(m), limits[m], alpha=alpha, min_samples=min_samples,
-                       history=[_overall(r, m) for r in (baseline, *history)] if history else (),
-                       band=band(m))
+                       history=[_overall(r, m) for r in runs], within=within_of(m), host=host)
         for m in order
     )
     notes: list[str] = []
@@ -215,4 +298,5 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
     if candidate.status != "COMPLETED" and verdict == "REGRESSED":
         verdict = "INCONCLUSIVE"
     return Comparison(candidate.test, candidate.run_id, baseline.run_id, label, verdict,
-                      metrics=results, notes=tuple(notes))
+                      metrics=results, notes=tuple(notes), sampling=sampling,
+                      history_runs=len(runs), host=host)

@@ -23,7 +23,13 @@ from typing import Any
 from pytest_flakebench.control.plane import ControlPlane, Heartbeat
 from pytest_flakebench.distributed.find_max import FindMax, step_stats
 from pytest_flakebench.distributed.live import LiveView
-from pytest_flakebench.distributed.merge import merge_cells, queries_of, snapshots_of
+from pytest_flakebench.distributed.merge import (
+    host_of,
+    merge_cells,
+    queries_of,
+    samples_of,
+    snapshots_of,
+)
 from pytest_flakebench.distributed.run_book import ControllerSettings, RunBook
 from pytest_flakebench.distributed.split import split_connections
 from pytest_flakebench.errors import FlakebenchError
@@ -395,6 +401,7 @@ class Coordinator:
             control={"lag_ms": lag_summary(self.plane.lags_ms(run.run_id)),
                      "split": split, "dead": sorted(run.dead)},
             queries=tuple(queries_of(payloads)),
+            samples=samples_of(payloads), host=host_of(payloads),
             steps=tuple(find_max.steps) if find_max else (),
             find_max=find_max.summary() if find_max else {})
         result = build_result(template, measured, meta, run_id=run.run_id, test=test_id)

@@ -48,7 +48,10 @@ def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,
     extra: dict[str, Any] = {"measurement_s": 0.0, "warmup_s": 0.0, "started_at": None,
                              "ended_at": None}
     extra_queries: list[list[Any]] = []
+    fine: dict[str, Any] = {}
+    noise: dict[str, Any] = {}
     if outcome is not None:
+        fine, noise = outcome.fine, outcome.host
         for index, kind in enumerate(outcome.kinds):
             kinds[kind] = {
                 "measured": cell_to_dict(outcome.aggregate.cells[PHASE_MEASUREMENT][index]),
@@ -62,7 +65,7 @@ def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,
     return {"v": PAYLOAD_VERSION, "worker_id": worker_id, "host": host, "status": status,
             "connections": connections, "kinds": kinds, "snapshots": snapshots,
             "messages": list(messages), "meta": dict(meta or {}), "queries": extra_queries,
-            **extra}
+            "fine": fine, "host_noise": noise, **extra}
 
 
 def merge_cells(payloads: Sequence[dict[str, Any]], kinds: Sequence[str]) -> list[list[Cell]]:
@@ -94,6 +97,19 @@ def snapshots_of(payloads: Sequence[dict[str, Any]]) -> list[Snapshot]:
     """Every worker's snapshots, ordered by time then worker."""
     found = [Snapshot.from_dict(s) for p in payloads for s in p["snapshots"]]
     return sorted(found, key=lambda s: (s.ts, s.worker_id))
+
+
+def samples_of(payloads: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``RunResult.samples``: every worker's sub-second windows."""
+    from pytest_flakebench.engine.fine import samples_record
+
+    return samples_record({str(p["worker_id"]): p.get("fine") or {} for p in payloads})
+
+
+def host_of(payloads: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``RunResult.host``: every worker's host noise record."""
+    found = {str(p["worker_id"]): p["host_noise"] for p in payloads if p.get("host_noise")}
+    return {"workers": found} if found else {}
 
 
 def queries_of(payloads: Sequence[dict[str, Any]]) -> list[QueryRecord]:

@@ -24,6 +24,7 @@ from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, PoolC
 from pytest_flakebench.distributed.merge import worker_payload
 from pytest_flakebench.engine.runner import Engine, EngineOutcome, Tick
 from pytest_flakebench.errors import FlakebenchError, TargetError
+from pytest_flakebench.hostnoise import HostRecorder
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.targets import ResolvedTarget
 from pytest_flakebench.template import Template
@@ -243,11 +244,14 @@ def _follow(ctx: WorkerContext, run_id: str,
     plane.heartbeat(run_id, ctx.worker_id, status="RUNNING", active=connections,
                     target=connections, last_event_seq=start.seq)
     follower.start(engine)
+    host = HostRecorder()  # what the host does around the load (never timed with it)
+    host.start()
     try:
         outcome = engine.run()
     except TargetError:
         follower.join()
         raise
+    outcome.host = host.finish()
     follower.join()
     if follower.cancelled and outcome.status == "COMPLETED":
         outcome.status = "CANCELLED"

@@ -7,8 +7,9 @@ them by phase and emits ``Snapshot`` values (and progress ``Tick`` values) at th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pytest_flakebench.engine.fine import FineSamples, merged_counts
 from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_NAMES, Aggregate, Cell
 from pytest_flakebench.results import Phase, Snapshot
 
@@ -59,6 +60,9 @@ class Cuts:
         self.last_cut = start_ns
         self.warmup_close: tuple[int, int] | None = None  # (from, to) of the last warmup span
         self.ended = False
+        # Sub-second windows of measurement (fine.py), cut at every swap of the tallies.
+        self.fine = FineSamples(engine.config.window_s)
+        self.window_from = start_ns
 
     def next_due(self, tick_ns: int) -> int | None:
         """When the ticker must wake next (None once the window has ended)."""
@@ -69,15 +73,34 @@ class Cuts:
             return min(self.last_cut + tick_ns, shared.end_ns)
         return min(self.last_cut + tick_ns, shared.measure_ns)
 
-    def _swap(self) -> None:
-        interval = self.aggregate.absorb([r.swap() for r in self.engine._recorders])
+    def window_due(self, window_ns: int) -> int:
+        """When the current sub-second window ends."""
+        return self.window_from + window_ns
+
+    def _window(self, swapped: list[list[Any]], now: int) -> None:
+        """Keep the measurement-phase figures of the window ending at ``now``."""
+        shared = self.engine._shared
+        span = min(now, shared.end_ns) - max(self.window_from, shared.measure_ns)
+        self.window_from = now
+        if span <= 0:
+            return  # warmup, or after the window's end
+        n = len(self.aggregate.kinds)
+        first = PHASE_MEASUREMENT * n
+        counts, ops, errors = merged_counts(t for tallies in swapped
+                                            for t in tallies[first:first + n])
+        self.fine.add((now - self.start_ns) / NS, span / NS, ops, errors, counts)
+
+    def _swap(self, now: int) -> None:
+        swapped = [r.swap() for r in self.engine._recorders]
+        self._window(swapped, now)
+        interval = self.aggregate.absorb(swapped)
         for phase, cell in enumerate(interval):
             self.pending[phase].merge(cell)
 
     def advance(self, now: int, *, cut: bool, planned_end: int) -> None:
         """A wake of the ticker at ``now``: cross a phase boundary, or cut the interval."""
         shared = self.engine._shared
-        self._swap()
+        self._swap(now)
         if self.phase != PHASE_MEASUREMENT and now >= shared.measure_ns:
             # Measurement began: the warmup interval ends exactly there; emit it a tick later.
             self.warmup_close = (self.last_cut, shared.measure_ns)
@@ -104,7 +127,7 @@ class Cuts:
     def final(self, now: int, planned_end: int) -> None:
         """Every thread has left (or the drain timed out): the last interval."""
         shared = self.engine._shared
-        self._swap()
+        self._swap(now)
         if self.phase != PHASE_MEASUREMENT and now >= shared.measure_ns:
             self.warmup_close = (self.last_cut, min(shared.measure_ns, now))
             self.phase = PHASE_MEASUREMENT

@@ -21,10 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pytest_flakebench.drivers.base import Driver, DriverConnection
 from pytest_flakebench.engine.cuts import Cuts, Tick
+from pytest_flakebench.engine.fine import WINDOW_S
 from pytest_flakebench.engine.loops import load_loop
 from pytest_flakebench.engine.recorder import (
     PHASE_NAMES,
@@ -58,6 +59,7 @@ class EngineConfig:
     total_threads: int | None = None  # threads over every worker (insert-key stride)
     worker_id: str = "main"
     tick_s: float = 1.0
+    window_s: float = WINDOW_S  # sub-second windows kept for the regression verdict (fine.py)
     drain_timeout_s: float = 10.0
     connect_timeout_s: float = 60.0
     # Controlled runs (a controller drives the phases through control events): measurement
@@ -93,6 +95,8 @@ class EngineOutcome:
     interrupt: BaseException | None = None
     # sampled operations: (kind, phase, started_at epoch, latency_us, ok, error code)
     queries: list[tuple[str, str, float, int, bool, str | None]] = field(default_factory=list)
+    fine: dict[str, list[Any]] = field(default_factory=dict)  # sub-second windows (fine.py)
+    host: dict[str, Any] = field(default_factory=dict)  # host noise (hostnoise.py), by the caller
 
 
 class _Shared:
@@ -374,7 +378,9 @@ class Engine:
                 due = cuts.next_due(tick_ns)
                 if due is None:  # the window has ended: wait for the threads to leave
                     due = self.clock() + tick_ns
-                taken = self._take(max(0.0, (due - self.clock()) / NS))
+                # Wake for the next sub-second window too; only ``due`` cuts a snapshot.
+                wake = min(due, cuts.window_due(int(cfg.window_s * NS)))
+                taken = self._take(max(0.0, (wake - self.clock()) / NS))
                 if taken == "exit":
                     remaining -= 1
                     continue
@@ -433,6 +439,7 @@ class Engine:
             measurement_s=measurement_s,
             messages=messages,
             interrupt=interrupt,
+            fine=cuts.fine.to_dict() if len(cuts.fine) else {},
         )
 
 

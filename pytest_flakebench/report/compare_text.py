@@ -11,15 +11,27 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from pytest_flakebench.compare.verdict import ALPHA, Comparison, MetricComparison
+from pytest_flakebench.compare.history import MIN_RUNS
+from pytest_flakebench.compare.verdict import (
+    ALPHA,
+    GROSS_FACTOR,
+    GROSS_LIMITS,
+    Comparison,
+    MetricComparison,
+)
+from pytest_flakebench.hostnoise import CALIBRATION_RATIO, OTHER_LOAD_CORES, STEAL_SHARE
 from pytest_flakebench.units import format_us
 
 VERDICT_STYLE = {
     "REGRESSED": "bold red", "IMPROVED": "green", "UNCHANGED": "", "INCONCLUSIVE": "yellow",
     "NOT COMPARABLE": "magenta", "NO BASELINE": "dim",
 }
-METHOD = (f"change beyond the limit and significant: one-sided Mann-Whitney U over per-second "
-          f"samples, p < {ALPHA:g}")
+METHOD = (f"REGRESSED = beyond the limit AND outside the last comparable runs (beyond all of "
+          f"them and their 99% prediction bound; with fewer than {MIN_RUNS} runs only beyond "
+          f"x{GROSS_FACTOR:g} and {GROSS_LIMITS:g}x the limit) AND significant within the run "
+          f"(one-sided Mann-Whitney U over window samples, p < {ALPHA:g}) AND hosts alike "
+          f"(calibration within x{CALIBRATION_RATIO:g}, other processes within "
+          f"±{OTHER_LOAD_CORES:g} cores, steal within ±{STEAL_SHARE * 100:g}pp)")
 
 
 def format_value(metric: str, value: float) -> str:
@@ -35,16 +47,19 @@ def _metric_row(m: MetricComparison) -> list[Text | str]:
     limit = m.threshold.describe() + ("" if m.threshold.gate else " (info)")
     p = "-" if m.p_value is None else f"{m.p_value:.3g}"
     return [m.metric, format_value(m.metric, m.baseline), format_value(m.metric, m.candidate),
-            m.describe_change(), limit, p, f"{m.samples[0]}/{m.samples[1]}",
+            m.describe_change(), limit, m.describe_spread(), p,
+            f"{m.samples[0]}/{m.samples[1]}",
             Text(m.verdict, style=VERDICT_STYLE.get(m.verdict, ""))]
 
 
 def metrics_table(comparison: Comparison) -> Table:
-    """Every metric: baseline, run, change, limit, p-value, samples, verdict."""
+    """Every metric: baseline, run, change, limit, history spread, p, samples, verdict."""
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for column in ("metric", "baseline", "run", "change", "limit", "p", "seconds", "verdict"):
-        table.add_column(column, justify="left" if column in ("metric", "limit", "verdict")
-                         else "right")
+    for column in ("metric", "baseline", "run", "change", "limit", "history", "p", "samples",
+                   "verdict"):
+        table.add_column(column, justify="left" if column in ("metric", "limit", "history",
+                                                             "verdict") else "right",
+                         no_wrap=True)
     for m in comparison.metrics:
         table.add_row(*_metric_row(m))
     return table
@@ -67,8 +82,12 @@ def comparison_lines(comparison: Comparison, *, render_table: bool = True,
     lines = [headline(comparison)]
     if comparison.differences:
         lines.append("not comparable: " + "; ".join(d.describe() for d in comparison.differences))
+    lines.append(f"why: {comparison.reason}")
     if comparison.metrics and render_table:
-        lines.append(render(metrics_table(comparison), width=width))
+        lines.append(render(metrics_table(comparison), width=max(width, 120)))
+        lines.extend(f"  {m.metric}: {m.verdict} — {m.reason}" for m in comparison.metrics)
+        lines.append(f"samples: {comparison.sampling}; history: {comparison.history_runs} "
+                     f"comparable run(s), the baseline included")
         lines.append(f"method: {METHOD}")
     lines.extend(f"note: {n}" for n in comparison.notes)
     return lines
@@ -86,6 +105,17 @@ def _change_cell(comparison: Comparison, metric: str) -> Text:
     return Text("-")
 
 
+def _history_cell(comparison: Comparison) -> str:
+    """The spread used for the deciding metric: ``p95 3 runs ±1.8%, bound +6.1%``."""
+    scope = [m for m in comparison.metrics if m.threshold.gate] or list(comparison.metrics)
+    for m in scope:
+        if m.spread is not None:
+            return f"{m.metric} {m.describe_spread()}"
+    if not comparison.metrics:
+        return "-"
+    return f"{comparison.history_runs} run(s): fewer than {MIN_RUNS}"
+
+
 def summary_table(comparisons: Sequence[Comparison]) -> Table:
     """One row per compared run: the session's comparison table, beside the run summary."""
     table = Table(title="flakebench comparisons", title_justify="left")
@@ -93,18 +123,16 @@ def summary_table(comparisons: Sequence[Comparison]) -> Table:
     table.add_column("baseline", overflow="fold")
     for metric in ("qps", "p50", "p95", "p99", "error_rate"):
         table.add_column(f"Δ {metric}", justify="right", no_wrap=True)
+    table.add_column("history", overflow="fold")
     table.add_column("verdict", no_wrap=True)
     table.add_column("why", overflow="fold")
     for c in comparisons:
-        why = "; ".join(d.describe() for d in c.differences) if c.differences else ""
-        if not why:
-            why = "; ".join(f"{m.metric}: {m.reason}" for m in c.metrics
-                            if m.reason and m.threshold.gate)
-        why = "; ".join(x for x in (why, *c.notes) if x)
+        why = c.reason
         base = c.baseline_label
         if c.baseline_id and c.baseline_id[:8] not in base:
             base += f" {c.baseline_id[:8]}"
         table.add_row(Text(c.test), Text(base),
                       *[_change_cell(c, m) for m in ("qps", "p50", "p95", "p99", "error_rate")],
+                      Text(_history_cell(c)),
                       Text(c.verdict, style=VERDICT_STYLE.get(c.verdict, "")), Text(why))
     return table
