@@ -31,6 +31,11 @@ def kind_stats_from_cells(kind: str, operation: Literal["read", "write", "mixed"
         if measured.ops + measured.errors else 0.0,
         lag_max_us=measured.lag_max_us,
         retries=measured.retries,
+        rows=measured.rows,
+        misses=measured.misses,
+        error_p99_us=measured.error_hist.percentile_us(99.0) if measured.error_hist else 0,
+        error_max_us=measured.error_hist.summary().max_us if measured.error_hist else 0,
+        error_histogram=measured.error_hist.encode() if measured.error_hist else "",
     )
 
 

@@ -9,15 +9,16 @@ from collections.abc import Callable
 class ThreadContext:
     """Per-thread state of the parameter makers: the seeded RNG and the insert-key stripe."""
 
-    __slots__ = ("_seq_n", "global_index", "inserted", "params", "rng", "stride")
+    __slots__ = ("_seq_n", "global_index", "inserted", "params", "pending_key", "rng", "stride")
 
     def __init__(self, *, seed: int, global_index: int, stride: int) -> None:
         self.rng = random.Random(f"{seed}:{global_index}")
         self.global_index = global_index
         self.stride = stride
-        self.inserted = 0  # new keys handed out so far (the ``latest`` distribution reads it)
+        self.inserted = 0  # new keys handed out so far (the stripe ordinal)
         self._seq_n = 0
         self.params: OpParams | None = None  # Python operations' parameter source
+        self.pending_key: int | None = None  # the key of the insert in flight (drawn once done)
 
     def next_insert_ordinal(self) -> int:
         """0, 1, 2… for this thread; combined with the stripe into a collision-free key."""

@@ -3,7 +3,8 @@
 ``uniform``; ``zipfian`` (YCSB's skew, ``theta`` default 0.99; rank 1 is the hottest key, ranks
 are scattered over the key space by a fixed permutation so hot keys are not neighbours);
 ``hotspot`` (``hot_ops`` of the operations go to the first ``hot_data`` of the key space);
-``latest`` (zipfian over the most recent keys, counting this thread's own inserts); and
+``latest`` (zipfian over the most recent keys: the keys this process's inserts actually wrote,
+newest first, then the profiled range from its top); and
 ``sequential`` (each thread walks its own stripe: thread ``g`` of ``G`` takes keys
 ``g, g+G, g+2G, …`` from the start of the range, so threads and workers never overlap).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -101,14 +102,28 @@ def _scatter(n: int) -> Callable[[int], int]:
     return lambda r: (r * step) % n
 
 
-def key_drawer(spec: KeySpec, lo: int, hi: int, *, new_key_base: int
-               ) -> Callable[[ThreadContext], int]:
-    """A per-thread key generator over ``[lo, hi]`` (``new_key_base``: first inserted key)."""
+def key_drawer(spec: KeySpec, lo: int, hi: int, *, new_key_base: int = 0,
+               inserted: Sequence[int] = ()) -> Callable[[ThreadContext], int]:
+    """A key generator over ``[lo, hi]`` plus ``inserted``, the keys this run's successful
+    inserts wrote (appended as they commit; read, never written, here).
+
+    Lookups draw only keys that exist: the profiled range and the inserted keys, never a key
+    that another thread's stripe has not reached yet. ``new_key_base`` is kept for callers
+    that pass it; the drawers no longer guess inserted keys from it.
+    """
+    del new_key_base
     span = hi - lo + 1
     dist = spec.distribution
     if dist == "uniform":
         # random() and a multiply cost a fifth of randint(); the bias (< span / 2**53) is nil.
-        return lambda ctx: lo + int(ctx.rng.random() * span)
+        if not isinstance(inserted, list):
+            return lambda ctx: lo + int(ctx.rng.random() * span)
+
+        def uniform(ctx: ThreadContext) -> int:
+            index = int(ctx.rng.random() * (span + len(inserted)))
+            return lo + index if index < span else inserted[index - span]
+
+        return uniform
     if dist == "zipfian":
         zipf = Zipf(span, spec.theta)
         scatter = _scatter(span)
@@ -129,11 +144,13 @@ def key_drawer(spec: KeySpec, lo: int, hi: int, *, new_key_base: int
         zipf = Zipf(min(span, 100_000), spec.theta)
 
         def latest(ctx: ThreadContext) -> int:
-            # The newest key this thread knows of: the table's max, or its own last insert.
-            inserted = ctx.inserted
-            newest = (new_key_base + ctx.global_index + (inserted - 1) * ctx.stride
-                      if inserted else hi)
-            return max(lo, newest - zipf.rank(ctx.rng.random()))
+            # Rank 0 is the newest key that exists: the last committed insert, else the top of
+            # the profiled range. A key still being inserted (or never) is never drawn.
+            rank = zipf.rank(ctx.rng.random())
+            n = len(inserted)
+            if rank < n:
+                return inserted[n - 1 - rank]
+            return max(lo, hi - (rank - n))
 
         return latest
     # sequential: a disjoint stripe per thread, wrapping at the end of the range

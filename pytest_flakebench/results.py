@@ -40,6 +40,16 @@ class KindStats:
     lag_mean_us: float = 0.0  # qps mode: schedule lag of the operations sent
     lag_max_us: int = 0
     retries: int = 0  # extra tries of serialization failures / deadlocks (max_tries)
+    rows: int = 0  # rows returned (reads) or affected (writes) by the successful operations
+    misses: int = 0  # successes that touched no row where one was expected (not errors)
+    error_p99_us: int = 0  # latency of the failed operations (their own histogram)
+    error_max_us: int = 0
+    error_histogram: str = ""  # wire form of the failed operations' latencies ("" if none)
+
+    @property
+    def miss_rate(self) -> float:
+        """Misses over successful operations (0 when nothing ran)."""
+        return self.misses / self.ops if self.ops else 0.0
 
     @property
     def error_rate(self) -> float:
@@ -61,6 +71,8 @@ class KindStats:
             return self.error_rate
         if name == "max_late":
             return self.late_rate
+        if name == "max_miss":
+            return self.miss_rate
         return self.latency.value(name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +97,12 @@ class KindStats:
             "lag_mean_us": self.lag_mean_us,
             "lag_max_us": self.lag_max_us,
             "retries": self.retries,
+            "rows": self.rows,
+            "misses": self.misses,
+            "miss_rate": self.miss_rate,
+            "error_p99_us": self.error_p99_us,
+            "error_max_us": self.error_max_us,
+            "error_histogram": self.error_histogram,
             "histogram": self.histogram,
         }
 
@@ -110,6 +128,11 @@ class KindStats:
             lag_mean_us=data.get("lag_mean_us", 0.0),
             lag_max_us=data.get("lag_max_us", 0),
             retries=data.get("retries", 0),
+            rows=data.get("rows", 0),
+            misses=data.get("misses", 0),
+            error_p99_us=data.get("error_p99_us", 0),
+            error_max_us=data.get("error_max_us", 0),
+            error_histogram=data.get("error_histogram", ""),
         )
 
     def hist(self) -> LatencyHistogram:

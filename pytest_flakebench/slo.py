@@ -23,7 +23,7 @@ def _check_scope(scope: str, limits: LimitSet, stats: KindStats,
             measured = best[1]  # find_max: the best step's QPS, not the average over steps
         if metric == "min_qps":
             ok = measured >= limit
-        elif metric in ("error_rate", "max_late"):
+        elif metric in ("error_rate", "max_late", "max_miss"):
             ok = measured <= limit
         else:
             # A latency limit over no successful operation proves nothing: it is a breach.
@@ -52,7 +52,7 @@ def describe(check: SLOCheck) -> tuple[str, str, str]:
     """``(limit, measured, margin)`` as people read them: ``20ms``, ``31.2ms``, ``+56%``."""
     from pytest_flakebench.units import format_us
 
-    if check.metric in ("error_rate", "max_late"):
+    if check.metric in ("error_rate", "max_late", "max_miss"):
         limit, measured = f"{check.limit:.2%}", f"{check.measured:.2%}"
         margin = f"{(check.measured - check.limit) * 100:+.2f} pts"
     elif check.metric == "min_qps":

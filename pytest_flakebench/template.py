@@ -70,6 +70,7 @@ class LimitSet(BaseModel):
     min_qps: float | None = Field(default=None, ge=0, le=MAX_MIN_QPS)
     error_rate: Rate | None = None
     max_late: Rate | None = None  # qps mode: (late + dropped) / scheduled operations
+    max_miss: Rate | None = None  # successes that touched no row / successes (expect_row kinds)
     min_concurrency: int | None = Field(default=None, ge=1,  # find_max: best concurrency
                                         le=MAX_CONNECTIONS)
 
@@ -80,7 +81,7 @@ class LimitSet(BaseModel):
 
 LATENCY_METRICS: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")
 SLO_METRICS: tuple[str, ...] = (*LATENCY_METRICS, "min_qps", "error_rate", "max_late",
-                                 "min_concurrency")
+                                 "max_miss", "min_concurrency")
 
 
 class SLOSpec(LimitSet):

@@ -160,6 +160,8 @@ class CustomQuery(BaseModel):
     weight: float | None = Field(default=None, ge=0, le=100)
     operation: Literal["read", "write"] = "read"
     params: list[ParamSpec] = Field(default_factory=list)
+    # "row": each execution must return or affect a row; one that touches none is a miss
+    expect: Literal["any", "row"] = "any"
 
     @model_validator(mode="after")
     def _placeholders_match(self) -> CustomQuery:

@@ -53,6 +53,9 @@ OVERRIDE_MEANING: dict[str, str] = {
 
 ParamMaker = Callable[[ThreadContext], tuple[object, ...]]
 
+ROW_KINDS = frozenset({"point_lookup", "update"})
+"""Built-in kinds that name one existing key: a success that touches no row is a miss."""
+
 
 
 
@@ -68,6 +71,10 @@ class KindPlan:
     sql: str
     make_params: ParamMaker
     call: PythonOp | None = None  # Python operations: called with (raw connection, OpParams)
+    # A success that touched no row is a miss (point_lookup, update, queries expect="row").
+    expect_row: bool = False
+    # Called after a success, outside the timed region: an insert makes its key drawable.
+    after_ok: Callable[[ThreadContext], None] | None = None
 
 
 def render_sql(sql: str, paramstyle: str) -> str:
@@ -129,6 +136,9 @@ class _Keys:
         self.spec = spec
         self.pool = pool  # sampled keys of a non-integer key column
         self._drawer: Callable[[ThreadContext], Any] | None = None
+        # Keys this process's inserts committed, in commit order: lookups draw from the
+        # profiled range plus these, so they never hit a key that was never written.
+        self.inserted: list[int] = []
 
     def require_existing(self, kind: str) -> tuple[int, int]:
         p = self.profile
@@ -158,13 +168,33 @@ class _Keys:
         lo, hi = self.require_existing(kind)
         if self._drawer is None:
             # One drawer per plan: a zipfian table is built once and shared by every kind.
-            self._drawer = key_drawer(self.spec, lo, hi, new_key_base=hi + 1)
+            self._drawer = key_drawer(self.spec, lo, hi, inserted=self.inserted)
         return self._drawer
+
+    def commit(self) -> Callable[[ThreadContext], None] | None:
+        """After a successful insert: its key exists (integer keys only)."""
+        if self.col.type_class != "int":
+            return None
+        inserted = self.inserted
+
+        def commit(ctx: ThreadContext) -> None:
+            key = ctx.pending_key
+            if key is not None:
+                ctx.pending_key = None
+                inserted.append(key)  # atomic under the GIL; readers only index and len()
+
+        return commit
 
     def new_key(self) -> Callable[[ThreadContext], object]:
         if self.col.type_class == "int":
             base = (self.profile.key_max or 0) + 1
-            return lambda ctx: base + ctx.global_index + ctx.next_insert_ordinal() * ctx.stride
+
+            def new(ctx: ThreadContext) -> int:
+                key = base + ctx.global_index + ctx.next_insert_ordinal() * ctx.stride
+                ctx.pending_key = key  # drawable by lookups once the insert succeeded
+                return key
+
+            return new
         if self.col.type_class in ("uuid", "text"):
             as_text = self.dialect == "sqlite" or self.col.type_class == "text"
             return lambda ctx: (str(uuid.uuid4()) if as_text else uuid.uuid4())
@@ -358,15 +388,18 @@ def build_plans(template: Template, profile: TableProfile, *, dialect: str,
                                   f"registered for it: use @flakebench.operation({kind!r})")
             plans[kind] = _python_plan(kind, template, keys, fn)
             continue
+        expect_row = kind in ROW_KINDS
         if kind in template.queries:
             query = template.queries[kind]
             sql = substitute_table(query.sql, table)
             maker = _custom(kind, query, keys, samples or {})
+            expect_row = query.expect == "row"
         elif kind in template.sql:
             sql = substitute_table(template.sql[kind], table)
             maker = _override(kind, sql, keys, template.range_size)
         else:
             sql, maker = _builtin_sql(kind, template, profile, keys)
         plans[kind] = KindPlan(kind, template.kind_operation(kind),
-                               render_sql(sql, paramstyle), maker)
+                               render_sql(sql, paramstyle), maker, expect_row=expect_row,
+                               after_ok=keys.commit() if kind == "insert" else None)
     return plans

@@ -161,7 +161,8 @@ def _print_run(run: RunResult) -> None:
 
     kinds = Table(title="kinds (measurement phase)", title_justify="left")
     kinds.add_column("kind")
-    for name in ("ops", "errors", "qps", "p50", "p95", "p99", "max"):
+    for name in ("ops", "errors", "misses", "rows", "qps", "p50", "p95", "p99", "max",
+                 "error p99"):
         kinds.add_column(name, justify="right")
     for k in run.kinds.values():
         kinds.add_row(*_kind_cells(k))
@@ -193,13 +194,14 @@ def _print_run(run: RunResult) -> None:
 
 def _kind_cells(k: KindStats, label: str | None = None) -> list[Text | str]:
     lat = k.latency
-    return [Text(label or k.kind), f"{k.ops:,}", f"{k.errors:,}", f"{k.qps:,.1f}",
-            format_us(lat.p50_us), format_us(lat.p95_us), format_us(lat.p99_us),
-            format_us(lat.max_us)]
+    return [Text(label or k.kind), f"{k.ops:,}", f"{k.errors:,}",
+            f"{k.misses:,} ({k.miss_rate:.2%})" if k.misses else "0", f"{k.rows:,}",
+            f"{k.qps:,.1f}", format_us(lat.p50_us), format_us(lat.p95_us), format_us(lat.p99_us),
+            format_us(lat.max_us), format_us(k.error_p99_us) if k.errors else "-"]
 
 
 def _slo_value(check: SLOCheck, value: float) -> str:
-    if check.metric == "error_rate":
+    if check.metric in ("error_rate", "max_late", "max_miss"):
         return f"{value * 100:.3g}%"
     if check.metric == "min_qps":
         return f"{value:,.1f}"

@@ -23,7 +23,8 @@ def cell_to_dict(cell: Cell) -> dict[str, Any]:
     return {"ops": cell.ops, "errors": cell.errors, "error_classes": dict(cell.error_classes),
             "error_samples": list(cell.error_samples), "clamped": cell.hist.clamped,
             "histogram": cell.hist.encode(), "late": cell.late, "dropped": cell.dropped,
-            "retries": cell.retries,
+            "retries": cell.retries, "rows": cell.rows, "misses": cell.misses,
+            "error_histogram": cell.error_hist.encode() if cell.error_hist is not None else "",
             "lag_sum_us": cell.lag_sum_us, "lag_max_us": cell.lag_max_us}
 
 
@@ -31,7 +32,10 @@ def cell_from_dict(data: dict[str, Any]) -> Cell:
     """Inverse of :func:`cell_to_dict`."""
     hist = LatencyHistogram.decode(data["histogram"])
     hist.clamped = int(data.get("clamped", 0))
+    encoded_errors = data.get("error_histogram") or ""
     return Cell(hist=hist, ops=int(data["ops"]), errors=int(data["errors"]),
+                rows=int(data.get("rows", 0)), misses=int(data.get("misses", 0)),
+                error_hist=LatencyHistogram.decode(encoded_errors) if encoded_errors else None,
                 error_classes={str(k): int(v) for k, v in data["error_classes"].items()},
                 error_samples=list(data["error_samples"]), late=int(data.get("late", 0)),
                 dropped=int(data.get("dropped", 0)), retries=int(data.get("retries", 0)),

@@ -58,6 +58,7 @@ class Cuts:
         self.pending = [Cell() for _ in PHASE_NAMES]
         self.phase = PHASE_MEASUREMENT if engine._shared.measure_ns <= start_ns else 0
         self.last_cut = start_ns
+        self.anchor = start_ns  # regular cuts fall on anchor + k * tick (no drift)
         self.warmup_close: tuple[int, int] | None = None  # (from, to) of the last warmup span
         self.ended = False
         # Sub-second windows of measurement (fine.py), cut at every swap of the tallies.
@@ -67,11 +68,12 @@ class Cuts:
     def next_due(self, tick_ns: int) -> int | None:
         """When the ticker must wake next (None once the window has ended)."""
         shared = self.engine._shared
+        due = self.anchor + ((self.last_cut - self.anchor) // tick_ns + 1) * tick_ns
         if self.phase == PHASE_MEASUREMENT:
             if self.last_cut >= shared.end_ns or self.ended:
                 return None
-            return min(self.last_cut + tick_ns, shared.end_ns)
-        return min(self.last_cut + tick_ns, shared.measure_ns)
+            return min(due, shared.end_ns)
+        return min(due, shared.measure_ns)
 
     def window_due(self, window_ns: int) -> int:
         """When the current sub-second window ends."""
@@ -90,30 +92,40 @@ class Cuts:
                                             for t in tallies[first:first + n])
         self.fine.add((now - self.start_ns) / NS, span / NS, ops, errors, counts)
 
-    def _swap(self, now: int) -> None:
+    def _swap(self, now: int | None = None) -> int:
+        """Take every thread's tallies; the cut's instant is read after them (unless given)."""
         swapped = [r.swap() for r in self.engine._recorders]
+        if now is None:
+            now = self.engine.clock()
         self._window(swapped, now)
         interval = self.aggregate.absorb(swapped)
         for phase, cell in enumerate(interval):
             self.pending[phase].merge(cell)
+        return now
 
-    def advance(self, now: int, *, cut: bool, planned_end: int) -> None:
-        """A wake of the ticker at ``now``: cross a phase boundary, or cut the interval."""
+    def advance(self, *, due: int, wake: bool, planned_end: int) -> None:
+        """A wake of the ticker: cross a phase boundary, or cut the interval.
+
+        The clock is read after the swap, so every operation in the swapped tallies ended
+        before the cut; one still in flight lands in the next interval.
+        """
         shared = self.engine._shared
-        self._swap(now)
+        now = self._swap()
         if self.phase != PHASE_MEASUREMENT and now >= shared.measure_ns:
             # Measurement began: the warmup interval ends exactly there; emit it a tick later.
             self.warmup_close = (self.last_cut, shared.measure_ns)
             self.phase = PHASE_MEASUREMENT
-            self.last_cut = shared.measure_ns
+            self.last_cut = self.anchor = shared.measure_ns
             return
         if self.phase == PHASE_MEASUREMENT and now >= shared.end_ns:
             self.ended = True  # the last interval is cut when the threads have left
             return
-        if cut:
+        if wake or now >= due:
             self._close_warmup(planned_end)
             self._emit(self.phase, self.last_cut, now, planned_end)
             self.last_cut = now
+            if wake:
+                self.anchor = now  # a step change: the next intervals count from it
 
     def _close_warmup(self, planned_end: int) -> None:
         if self.warmup_close is not None:

@@ -36,6 +36,8 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     sqls = [p.sql for p in plans]
     makers = [p.make_params for p in plans]
     calls = [p.call for p in plans]
+    expects = [p.expect_row for p in plans]
+    afters = [p.after_ok for p in plans]
     kinds = len(plans)
     schedule = cfg.schedule
     length = len(schedule)
@@ -114,10 +116,11 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
         tries = 1
         code: str | None = None
         message = ""
+        rows = 0
         while True:
             try:
                 if call is None:
-                    execute(sqls[k], params)
+                    rows = execute(sqls[k], params)
                 else:
                     call(raw, params[0])  # type: ignore[arg-type]
             except Exception as exc:
@@ -144,8 +147,13 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 latencies = tally.latencies
                 latencies[us] = latencies.get(us, 0) + 1
                 tally.ops += 1
+                tally.rows += rows
+                if rows == 0 and expects[k]:
+                    tally.misses += 1  # a success that found no row: not an error
             else:
                 tally.errors += 1
+                failed = tally.error_latencies  # failed operations keep their own latencies
+                failed[us] = failed.get(us, 0) + 1
                 error_classes = tally.error_classes
                 error_classes[code] = error_classes.get(code, 0) + 1
                 samples = tally.error_samples
@@ -164,6 +172,10 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
             queries.append((k, 0 if slot < kinds else 1, intended, us, code is None, code))
         if code is not None:
             recover(conn)  # reconnect a broken connection, outside any timed region
+        else:
+            after = afters[k]
+            if after is not None:
+                after(ctx)  # e.g. an insert's key becomes drawable by lookups
         if think:
             sleep(think_lo if think_lo == think_hi else rng.uniform(think_lo, think_hi))
     if pending:  # the run ended before the server answered this thread again

@@ -26,6 +26,9 @@ class Cell:
     hist: LatencyHistogram = field(default_factory=LatencyHistogram)
     ops: int = 0
     errors: int = 0
+    rows: int = 0  # rows returned (reads) or affected (writes) by the successful operations
+    misses: int = 0  # successes that touched no row where one was expected (expect_row)
+    error_hist: LatencyHistogram | None = None  # failed operations' latencies (made on need)
     error_classes: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     late: int = 0  # open loop: started more than late_after after the intended time
@@ -39,6 +42,12 @@ class Cell:
         self.hist.add(other.hist)
         self.ops += other.ops
         self.errors += other.errors
+        self.rows += other.rows
+        self.misses += other.misses
+        if other.error_hist is not None:
+            if self.error_hist is None:
+                self.error_hist = LatencyHistogram()
+            self.error_hist.add(other.error_hist)
         self.late += other.late
         self.dropped += other.dropped
         self.retries += other.retries
@@ -64,6 +73,9 @@ class Tally:
     latencies: dict[int, int] = field(default_factory=dict)
     ops: int = 0
     errors: int = 0
+    rows: int = 0
+    misses: int = 0
+    error_latencies: dict[int, int] = field(default_factory=dict)  # failed operations
     error_classes: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     late: int = 0
@@ -77,7 +89,13 @@ class Tally:
         hist = LatencyHistogram()
         for latency_us, count in self.latencies.items():
             hist.record(latency_us, count)
-        return Cell(hist=hist, ops=self.ops, errors=self.errors,
+        error_hist = None
+        if self.error_latencies:
+            error_hist = LatencyHistogram()
+            for latency_us, count in self.error_latencies.items():
+                error_hist.record(latency_us, count)
+        return Cell(hist=hist, ops=self.ops, errors=self.errors, rows=self.rows,
+                    misses=self.misses, error_hist=error_hist,
                     error_classes=self.error_classes, error_samples=self.error_samples,
                     late=self.late, dropped=self.dropped, retries=self.retries,
                     lag_sum_us=self.lag_sum_us,
@@ -110,14 +128,17 @@ class ThreadRecorder:
             latencies[latency_us] = latencies.get(latency_us, 0) + 1
             cell.ops += 1
 
-    def error(self, phase: int, kind: int, code: str, message: str, *, retries: int = 0) -> None:
-        """Record a failed operation with its error class and message."""
+    def error(self, phase: int, kind: int, code: str, message: str, *, retries: int = 0,
+              latency_us: int | None = None) -> None:
+        """Record a failed operation with its error class and message (and its latency)."""
         index = phase * self._kind_count + kind
         with self.lock:
             cell = self.cells[index]
             if cell is None:
                 cell = self.cells[index] = Tally()
             cell.errors += 1
+            if latency_us is not None:
+                cell.error_latencies[latency_us] = cell.error_latencies.get(latency_us, 0) + 1
             cell.retries += retries
             cell.error_classes[code] = cell.error_classes.get(code, 0) + 1
             if len(cell.error_samples) < MAX_ERROR_SAMPLES and message not in cell.error_samples:

@@ -286,10 +286,10 @@ class Engine:
         own clock; it then keeps its own end (a few milliseconds away) instead of cutting short.
         """
         shared = self._shared
+        shared.resume.set()
         if not (planned and shared.end_ns != FAR):
             self._end_now()
-        shared.resume.set()
-        self.request_tick()
+            self.request_tick()  # the window ended now: the ticker notices at once
 
     def set_active(self, connections: int) -> None:
         """Keep ``connections`` of this engine's threads sending load; park the others."""
@@ -392,7 +392,7 @@ class Engine:
                     self.finish()
                 if cfg.mode == "qps" and now < shared.end_ns:
                     self._grow_if_behind(now)
-                cuts.advance(now, cut=taken == "wake" or now >= due, planned_end=planned_end)
+                cuts.advance(due=due, wake=taken == "wake", planned_end=planned_end)
         except BaseException as exc:  # Ctrl-C, pytest-timeout, …: stop, drain, keep the data
             interrupt = exc
             self.stop()

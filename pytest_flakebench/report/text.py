@@ -58,7 +58,12 @@ def failure_message(run: RunResult, *, width: int = 120) -> str:
     for kind, stats in run.kinds.items():
         if stats.error_samples:
             classes = ", ".join(f"{code} x{n}" for code, n in stats.error_classes.items())
-            lines.append(f"errors in {kind}: {classes}; first: {stats.error_samples[0]}")
+            lines.append(f"errors in {kind}: {classes}; first: {stats.error_samples[0]}; "
+                         f"failed operations p99 {format_us(stats.error_p99_us)}, max "
+                         f"{format_us(stats.error_max_us)}")
+        if stats.misses:
+            lines.append(f"misses in {kind}: {stats.misses} of {stats.ops} successful "
+                         f"operation(s) touched no row ({stats.miss_rate:.2%})")
     return "\n".join(lines)
 
 

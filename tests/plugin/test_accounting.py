@@ -27,8 +27,9 @@ def op(conn, params):
     CALLS.append(time.time())  # list.append is atomic: no lock needed across threads
     conn.execute("SELECT 1")
     time.sleep(0.0005)  # ~4 x 2,000 calls/s: enough operations, little CPU
-    if len(CALLS) % 13 == 0:
-        raise RuntimeError("every 13th call fails")
+    if params.rng.random() < 1 / 13:
+        time.sleep(0.02)  # failed operations are slow here: their own histogram shows it
+        raise RuntimeError("one call in 13 fails")
 
 def run_and_dump(flakebench, name):
     flakebench.operation("op")(op)
@@ -58,6 +59,10 @@ def _check_run(run: dict[str, Any], calls_by_worker: dict[str, list[float]]) -> 
     assert sum(s["ops"] for s in measured) == run["overall"]["ops"] > 0
     assert sum(s["errors"] for s in measured) == run["overall"]["errors"] > 0
     assert {s["phase"] for s in snaps} <= {"WARMUP", "MEASUREMENT"}
+    # failed operations keep their own latencies, apart from the successes'
+    for stats in (run["overall"], run["kinds"]["op"]):
+        assert 20_000 <= stats["error_p99_us"] <= stats["error_max_us"], stats
+        assert stats["p50_us"] < 20_000
     assert abs(run["measurement_s"] - 5.0) < 0.01, run["measurement_s"]
     for worker in run["workers"]:
         w = worker["worker_id"]
@@ -69,22 +74,24 @@ def _check_run(run: dict[str, Any], calls_by_worker: dict[str, list[float]]) -> 
         assert abs(sum(s["span_s"] for s in mine) - 5.0) < 0.01
         assert worker["measurement_s"] == run["measurement_s"]  # one window per run
         # Outside the engine: the op's own timestamps put each call in its phase. The op reads
-        # the clock microseconds after the engine's start instant, so a call that began within
-        # those microseconds of a boundary may fall on the other side: allow 2 per boundary.
+        # the clock a little after the engine's start instant (microseconds; more when a loaded
+        # machine deschedules the thread in between), so a call that began that close to a
+        # boundary may fall on the other side: at most one per connection and boundary.
         calls = sorted(calls_by_worker[w])
+        slack = worker["connections"]
         m0 = mine[0]["ts"] - mine[0]["span_s"]
         m1 = mine[-1]["ts"]
         inside = sum(1 for t in calls if m0 <= t < m1)
         before = sum(1 for t in calls if t < m0)
-        assert abs(inside - (worker["ops"] + worker["errors"])) <= 2, (inside, worker)
+        assert abs(inside - (worker["ops"] + worker["errors"])) <= 2 * slack, (inside, worker)
         warm = sum(k["warmup_ops"] + k["warmup_errors"] for k in run["kinds"].values())
         if len(run["workers"]) == 1:
-            assert abs(before - warm) <= 2, (before, warm)
+            assert abs(before - warm) <= slack, (before, warm)
         # each MEASUREMENT sample holds the calls of its own interval, not of warmup (the old
         # first sample held a whole warmup); operations in flight at a tick land in the next
         for s in mine:
             n = sum(1 for t in calls if s["ts"] - s["span_s"] <= t < s["ts"])
-            assert abs(n - (s["ops"] + s["errors"])) <= CONNS, (s, n)
+            assert abs(n - (s["ops"] + s["errors"])) <= 2 * slack, (s, n)
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -79,15 +79,27 @@ def test_sequential_streams_of_threads_and_workers_never_overlap() -> None:
 
 def test_latest_prefers_recent_inserts() -> None:
     spec = KeySpec(distribution="latest")
-    draw = key_drawer(spec, 1, N_KEYS, new_key_base=N_KEYS + 1)
+    inserted: list[int] = []
+    draw = key_drawer(spec, 1, N_KEYS, new_key_base=N_KEYS + 1, inserted=inserted)
     ctx = ThreadContext(seed=1, global_index=0, stride=1)
     before = [draw(ctx) for _ in range(10_000)]
     assert sum(1 for k in before if k > N_KEYS - 1000) / len(before) > 0.5
-    for _ in range(500):
-        ctx.next_insert_ordinal()  # this thread inserted keys N+1 .. N+500
+    inserted.extend(range(N_KEYS + 1, N_KEYS + 501))  # inserts committed keys N+1 .. N+500
     after = [draw(ctx) for _ in range(10_000)]
     assert max(after) == N_KEYS + 500
     assert sum(1 for k in after if k > N_KEYS) / len(after) > 0.5
+
+
+def test_latest_and_uniform_draw_only_keys_that_exist() -> None:
+    """Striped inserts leave gaps (another thread's stripe not reached yet): never drawn."""
+    inserted = [N_KEYS + 1 + 4 * i for i in range(300)]  # one thread of four committed these
+    exists = set(range(1, N_KEYS + 1)) | set(inserted)
+    ctx = ThreadContext(seed=3, global_index=0, stride=4)
+    for dist in ("latest", "uniform"):
+        draw = key_drawer(KeySpec(distribution=dist), 1, N_KEYS, inserted=inserted)
+        drawn = [draw(ctx) for _ in range(20_000)]
+        assert set(drawn) <= exists, dist
+        assert any(k > N_KEYS for k in drawn), dist
 
 
 @pytest.mark.parametrize("dist", ["uniform", "zipfian", "hotspot", "latest", "sequential"])
