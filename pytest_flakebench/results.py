@@ -259,6 +259,8 @@ class RunResult:
     queries: tuple[QueryRecord, ...] = ()  # sampled per-query records (not in to_dict)
     steps: tuple[dict[str, Any], ...] = ()  # find_max: one entry per step
     find_max: dict[str, Any] = field(default_factory=dict)  # best concurrency, qps, stop reason
+    # measurement time with no successful operation while operations failed (worst worker)
+    unavailable_s: float = 0.0
     connections_used: int = 0  # most connections busy at once (qps mode grows; 0: unknown)
     # Within-run sub-second windows (compare/samples.py) and host noise (hostnoise.py).
     samples: dict[str, Any] = field(default_factory=dict)
@@ -334,6 +336,7 @@ class RunResult:
             control=dict(data.get("control", {})),
             steps=tuple(data.get("steps", ())),
             find_max=dict(data.get("find_max", {})),
+            unavailable_s=float(data.get("unavailable_s", 0.0)),
             samples=dict(data.get("samples") or {}),
             host=dict(data.get("host") or {}),
         )

@@ -48,6 +48,38 @@ def evaluate(slo: SLOSpec, overall: KindStats, kinds: dict[str, KindStats], *,
     return tuple(checks)
 
 
+def errors_not_allowed(slo: SLOSpec, overall: KindStats,
+                       kinds: dict[str, KindStats]) -> tuple[SLOCheck | None, str]:
+    """An error fails a run as it fails a test, unless an ``error_rate`` SLO allows it.
+
+    Kinds with an ``error_rate`` limit of their own are judged by it; without an overall
+    limit, any other failed operation is a breach of an implicit ``error_rate <= 0``. Returns
+    that check and a message saying how many failed, of which class, and how to allow them.
+    """
+    if slo.error_rate is not None:
+        return None, ""
+    allowed = {k for k, limits in slo.kinds.items() if limits.error_rate is not None}
+    failing = {k: s for k, s in kinds.items() if s.errors and k not in allowed}
+    if not failing:
+        return None, ""
+    errors = sum(s.errors for s in failing.values())
+    classes: dict[str, int] = {}
+    for stats in failing.values():
+        for code, n in stats.error_classes.items():
+            classes[code] = classes.get(code, 0) + n
+    shown = ", ".join(f"{code} x{n}" for code, n in sorted(classes.items(),
+                                                           key=lambda item: -item[1]))
+    sample = next((s.error_samples[0] for s in failing.values() if s.error_samples), "")
+    check = SLOCheck(scope="overall", metric="error_rate", limit=0.0,
+                     measured=overall.error_rate, ok=False)
+    message = (f"ERRORS_NOT_ALLOWED: {errors} operation(s) failed ({shown}) in {', '.join(failing)}"
+               + (f"; first: {sample}" if sample else "")
+               + "; no error_rate SLO allows errors, so the run fails: allow them with "
+                 "slo={\"error_rate\": \"1%\"} (or per kind, {\"insert\": {\"error_rate\": "
+                 "\"1%\"}})")
+    return check, message
+
+
 def describe(check: SLOCheck) -> tuple[str, str, str]:
     """``(limit, measured, margin)`` as people read them: ``20ms``, ``31.2ms``, ``+56%``."""
     from pytest_flakebench.units import format_us

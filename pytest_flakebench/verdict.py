@@ -25,7 +25,7 @@ from pytest_flakebench.results import (
     Verdict,
     WorkerSummary,
 )
-from pytest_flakebench.slo import evaluate
+from pytest_flakebench.slo import errors_not_allowed, evaluate
 from pytest_flakebench.template import Template
 from pytest_flakebench.urls import redact_url
 
@@ -66,6 +66,7 @@ class Measured:
     connections_allowed: int = 0  # qps mode: what the connections may grow to (0: unknown)
     samples: dict[str, Any] = field(default_factory=dict)  # sub-second windows
     host: dict[str, Any] = field(default_factory=dict)  # host noise
+    unavailable_s: float = 0.0  # no success while operations failed (the worst worker's)
 
 
 def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_id: str,
@@ -89,6 +90,15 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
     messages = list(measured.messages)
     if template.mode == "qps" and note:
         messages.insert(0, note)
+    if template.mode != "find_max":  # find_max judges errors per step (max_error_rate)
+        implicit, why = errors_not_allowed(template.slo, overall, kinds)
+        if implicit is not None:
+            checks = (*checks, implicit)
+            messages.insert(0, why)
+    if measured.unavailable_s > 0:
+        messages.append(f"UNAVAILABLE: no successful operation for "
+                        f"{measured.unavailable_s:.2f}s of the {measured.measurement_s:.1f}s "
+                        f"window while operations failed")
     verdict: Verdict = "PASSED"
     if measured.status == "CANCELLED":
         verdict = "FAILED"
@@ -122,6 +132,7 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         plugin_version=__version__, control=measured.control, steps=measured.steps,
         queries=measured.queries,
         find_max=measured.find_max, samples=measured.samples, host=measured.host,
+        unavailable_s=round(measured.unavailable_s, 3),
     )
 
 

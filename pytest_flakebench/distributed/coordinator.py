@@ -403,6 +403,9 @@ class Coordinator:
             queries=tuple(queries_of(payloads)),
             samples=samples_of(payloads), host=host_of(payloads),
             steps=tuple(find_max.steps) if find_max else (),
+            # the target is shared: the run was unavailable as long as its worst worker saw
+            unavailable_s=max((float(p.get("unavailable_s", 0.0)) for p in payloads),
+                              default=0.0),
             find_max=find_max.summary() if find_max else {})
         result = build_result(template, measured, meta, run_id=run.run_id, test=test_id)
         try:

@@ -64,6 +64,7 @@ def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,
         snapshots = [s.to_dict() for s in outcome.snapshots]
         extra_queries = [list(q) for q in outcome.queries]
         extra = {"measurement_s": outcome.measurement_s, "warmup_s": outcome.warmup_s,
+                 "unavailable_s": outcome.unavailable_s,
                  "started_at": outcome.started_at, "ended_at": outcome.ended_at}
         messages = [*outcome.messages, *messages]
     return {"v": PAYLOAD_VERSION, "worker_id": worker_id, "host": host, "status": status,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pytest_flakebench.engine.availability import Availability
 from pytest_flakebench.engine.fine import FineSamples, merged_counts
 from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_NAMES, Aggregate, Cell
 from pytest_flakebench.results import Phase, Snapshot
@@ -64,6 +65,10 @@ class Cuts:
         # Sub-second windows of measurement (fine.py), cut at every swap of the tallies.
         self.fine = FineSamples(engine.config.window_s)
         self.window_from = start_ns
+        self.availability = Availability()
+        self.unavailable_s = 0.0
+        if self.phase == PHASE_MEASUREMENT:
+            self.availability.begin(engine._shared.measure_ns)
 
     def next_due(self, tick_ns: int) -> int | None:
         """When the ticker must wake next (None once the window has ended)."""
@@ -92,12 +97,30 @@ class Cuts:
                                             for t in tallies[first:first + n])
         self.fine.add((now - self.start_ns) / NS, span / NS, ops, errors, counts)
 
+    def _availability(self, swapped: list[list[Any]]) -> None:
+        n = len(self.aggregate.kinds)
+        first = PHASE_MEASUREMENT * n
+        ok_first = ok_last = err_first = err_last = 0
+        for tallies in swapped:
+            for t in tallies[first:first + n]:
+                if t is None:
+                    continue
+                if t.ok_first and (not ok_first or t.ok_first < ok_first):
+                    ok_first = t.ok_first
+                ok_last = max(ok_last, t.ok_last)
+                if t.err_first and (not err_first or t.err_first < err_first):
+                    err_first = t.err_first
+                err_last = max(err_last, t.err_last)
+        if ok_first or err_first:
+            self.availability.interval(ok_first, ok_last, err_first, err_last)
+
     def _swap(self, now: int | None = None) -> int:
         """Take every thread's tallies; the cut's instant is read after them (unless given)."""
         swapped = [r.swap() for r in self.engine._recorders]
         if now is None:
             now = self.engine.clock()
         self._window(swapped, now)
+        self._availability(swapped)
         interval = self.aggregate.absorb(swapped)
         for phase, cell in enumerate(interval):
             self.pending[phase].merge(cell)
@@ -116,6 +139,7 @@ class Cuts:
             self.warmup_close = (self.last_cut, shared.measure_ns)
             self.phase = PHASE_MEASUREMENT
             self.last_cut = self.anchor = shared.measure_ns
+            self.availability.begin(shared.measure_ns)
             return
         if self.phase == PHASE_MEASUREMENT and now >= shared.end_ns:
             self.ended = True  # the last interval is cut when the threads have left
@@ -144,8 +168,10 @@ class Cuts:
             self.warmup_close = (self.last_cut, min(shared.measure_ns, now))
             self.phase = PHASE_MEASUREMENT
             self.last_cut = min(shared.measure_ns, now)
+            self.availability.begin(self.last_cut)
         self._close_warmup(planned_end)
         end = min(now, shared.end_ns)
+        self.unavailable_s = self.availability.end(end)
         measured = self.pending[1]
         if (self.phase == PHASE_MEASUREMENT and end > self.last_cut) or measured.ops \
                 or measured.errors:

@@ -150,8 +150,14 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 tally.rows += rows
                 if rows == 0 and expects[k]:
                     tally.misses += 1  # a success that found no row: not an error
+                tally.ok_last = t1  # availability: first/last completion per interval
+                if not tally.ok_first:
+                    tally.ok_first = t1
             else:
                 tally.errors += 1
+                tally.err_last = t1
+                if not tally.err_first:
+                    tally.err_first = t1
                 failed = tally.error_latencies  # failed operations keep their own latencies
                 failed[us] = failed.get(us, 0) + 1
                 error_classes = tally.error_classes

@@ -78,6 +78,11 @@ class Tally:
     error_latencies: dict[int, int] = field(default_factory=dict)  # failed operations
     error_classes: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    # completion instants (engine clock) of the first/last success and failure (0: none)
+    ok_first: int = 0
+    ok_last: int = 0
+    err_first: int = 0
+    err_last: int = 0
     late: int = 0
     dropped: int = 0
     retries: int = 0

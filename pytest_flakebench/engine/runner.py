@@ -39,6 +39,8 @@ from pytest_flakebench.workload import KindPlan
 
 Clock = Callable[[], int]
 NS = 1_000_000_000
+RECONNECT_FIRST_S = 0.05  # reconnect back-off: first wait, doubled up to the maximum
+RECONNECT_MAX_S = 2.0
 FAR = 1 << 62  # "not yet": a phase boundary a controller has not set
 
 
@@ -93,6 +95,7 @@ class EngineOutcome:
     measurement_s: float
     messages: list[str] = field(default_factory=list)
     interrupt: BaseException | None = None
+    unavailable_s: float = 0.0  # measurement time with no success while operations failed
     # sampled operations: (kind, phase, started_at epoch, latency_us, ok, error code)
     queries: list[tuple[str, str, float, int, bool, str | None]] = field(default_factory=list)
     fine: dict[str, list[Any]] = field(default_factory=dict)  # sub-second windows (fine.py)
@@ -140,6 +143,7 @@ class Engine:
         self._wakes = 0
         self._wake_lock = threading.Lock()
         self._opened: list[int] = []
+        self._backoff: dict[int, float] = {}  # connection id: next reconnect wait (seconds)
         self._threads: list[threading.Thread] = []
         self._go: threading.Barrier | None = None
         self._started = False
@@ -208,13 +212,23 @@ class Engine:
         shared.next_ns = end_ns
 
     def _recover(self, conn: DriverConnection) -> None:
-        """After an error on a broken connection, reconnect (outside any timed region)."""
+        """After an error on a broken connection, reconnect (outside any timed region).
+
+        A failed reconnect waits before the next attempt: 50 ms, doubling to 2 s, with jitter
+        (so the threads do not knock together), reset by the first reconnect that works. The
+        wait ends early when the run stops.
+        """
         if not conn.broken:
             return
+        key = id(conn)
         try:
             conn.reconnect()
         except Exception:
-            time.sleep(0.05)  # the server is away: do not spin on a dead socket
+            delay = self._backoff.get(key, RECONNECT_FIRST_S)
+            self._backoff[key] = min(RECONNECT_MAX_S, delay * 2)
+            self._shared.resume.wait(delay * random.uniform(0.5, 1.0))
+        else:
+            self._backoff.pop(key, None)
 
     def _start_clock(self) -> None:
         # Runs once, in the last thread to reach the barrier, before any thread is released,
@@ -433,6 +447,7 @@ class Engine:
             kinds=self._kinds,
             aggregate=aggregate,
             snapshots=cuts.snapshots,
+            unavailable_s=cuts.unavailable_s,
             started_at=started_at,
             ended_at=time.time(),
             warmup_s=max(0.0, warmup_s),

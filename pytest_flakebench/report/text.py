@@ -143,7 +143,8 @@ def summary_lines(runs: Sequence[RunResult], *, width: int = 120,
 
 # Notes printed under the summary table too (not only in the JSON or a failure message): the
 # harness could not give the load asked, or the client itself capped the figures.
-PRINTED_NOTES = ("BOUNDS_LIMIT_REACHED", "RATE_NOT_HELD", "CLIENT_BOUND")
+PRINTED_NOTES = ("BOUNDS_LIMIT_REACHED", "RATE_NOT_HELD", "CLIENT_BOUND", "UNAVAILABLE",
+                 "ERRORS_NOT_ALLOWED")
 
 
 def summary_notes(runs: Sequence[RunResult]) -> list[str]:

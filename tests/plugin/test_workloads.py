@@ -81,7 +81,10 @@ def test_serialization_failures_are_retried_and_counted(
         pytester: pytest.Pytester, pg_dsn: str, pg_orders: str, flaky_function: str,
         max_tries: int, mode: str) -> None:
     # one loop body for both modes: qps mode retries exactly as the closed loop does
-    pacing = 'mode="qps", qps=400, slo={"max_late": "100%"}' if mode == "qps" else ""
+    # The failures are the point here, so the test allows them: a run with errors and no
+    # error_rate SLO fails (issue 9), as an error fails a test.
+    pacing = ('mode="qps", qps=400, slo={"max_late": "100%", "error_rate": "50%"}'
+              if mode == "qps" else 'slo={"error_rate": "50%"}')
     marker = f"""target="{pg_dsn}", table="public.{pg_orders}", mix={{"flaky": 100}},
         queries={{"flaky": {{"sql": "SELECT {flaky_function}(0.3)"}}}}, concurrency=2,
         duration="1s", warmup="0s", max_tries={max_tries}, {pacing}"""
@@ -233,3 +236,18 @@ def test_sampled_query_executions_are_stored(pytester: pytest.Pytester, pg_dsn: 
     assert {r[0] for r in rows} == {"point_lookup", "insert"}
     assert all(r[2] == 1 and r[3] >= 1 for r in rows)
     assert {r[4] for r in rows} == ({"gw0", "gw1"} if xdist else {"main"})
+
+
+def test_errors_without_an_error_rate_slo_fail_the_run(pytester: pytest.Pytester, pg_dsn: str,
+                                                       pg_orders: str,
+                                                       flaky_function: str) -> None:
+    marker = (f'target="{pg_dsn}", table="public.{pg_orders}", mix={{"flaky": 100}}, '
+              f'queries={{"flaky": {{"sql": "SELECT {flaky_function}(0.05)"}}}}, '
+              f'concurrency=2, duration="1s", warmup="0s"')
+    result, run = run_one(pytester, marker)
+    result.assert_outcomes(failed=1)
+    errors = run["kinds"]["flaky"]["errors"]
+    assert errors > 0
+    result.stdout.fnmatch_lines([f"*ERRORS_NOT_ALLOWED: {errors} operation(s) failed (40001 x"
+                                 f"{errors}) in flaky*slo={{\"error_rate\": \"1%\"}}*"])
+    assert [c["metric"] for c in run["slo"] if not c["ok"]] == ["error_rate"]

@@ -1,0 +1,62 @@
+"""Issue 9: an outage of the target is reported (unavailable_s) and fails the run; nothing
+measured before or after it is lost."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.plugin.test_load_modes import run_in_process
+
+pytestmark = pytest.mark.postgres
+
+
+def test_target_stopped_for_three_seconds(tmp_path: Path, owned_pg_ctl: Any) -> None:
+    import psycopg
+
+    dsn = owned_pg_ctl.dsn("outage")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS t")
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 10000) g")
+    down: dict[str, float] = {}
+
+    def outage() -> None:
+        time.sleep(3.0)  # warmup 0.5 s, then 2.5 s of measurement before the outage
+        down["from"] = time.time()
+        owned_pg_ctl.stop("immediate")  # every session is cut, as in a crash
+        time.sleep(3.0)
+        owned_pg_ctl.start()  # returns once the server accepts connections again
+        down["to"] = time.time()
+
+    result = run_in_process(tmp_path, {
+        "target": dsn, "table": "public.t", "mix": {"point_lookup": 100}, "concurrency": 8,
+        "duration": "9s", "warmup": "0.5s"}, outage)
+    outage_s = down["to"] - down["from"]  # 3 s, plus the server's own start-up
+    assert 3.0 <= outage_s < 6.0
+    # reported: within 0.5 s of the time the server was away
+    assert abs(result.unavailable_s - outage_s) <= 0.5, (result.unavailable_s, outage_s)
+    assert any("UNAVAILABLE" in m for m in result.messages)
+    # the errors fail the run, named, with how to allow them
+    assert result.status == "COMPLETED"
+    assert result.verdict == "FAILED"
+    assert result.overall.errors > 0
+    (why,) = [m for m in result.messages if m.startswith("ERRORS_NOT_ALLOWED")]
+    assert f"{result.overall.errors} operation(s) failed" in why
+    assert 'slo={"error_rate": "1%"}' in why
+    assert any(c.metric == "error_rate" and not c.ok for c in result.slo)
+    # failed operations keep their own latencies
+    assert result.overall.error_max_us >= result.overall.error_p99_us > 0
+    # nothing measured before or after the outage is lost
+    measured = [s for s in result.snapshots if s.phase == "MEASUREMENT"]
+    assert sum(s.ops for s in measured) == result.overall.ops
+    assert sum(s.errors for s in measured) == result.overall.errors
+    assert abs(result.measurement_s - 9.0) < 0.05
+    start = measured[0].ts - measured[0].span_s
+    before = sum(s.ops for s in measured if s.ts <= down["from"])
+    after = sum(s.ops for s in measured if s.ts - s.span_s >= down["to"] + 1.0)
+    assert before > 0, [(round(s.ts - start, 2), s.ops, s.errors) for s in measured]
+    assert after > 0, [(round(s.ts - start, 2), s.ops, s.errors) for s in measured]
