@@ -33,6 +33,14 @@ DEAD = ("flakebench_dead_after", "flakebench_dead_after", "FLAKEBENCH_DEAD_AFTER
         "(default 5; stale after 2)")
 DRAIN = ("flakebench_drain_timeout", "flakebench_drain_timeout", "FLAKEBENCH_DRAIN_TIMEOUT",
          "seconds workers get to finish in-flight operations after STOP (default 10)")
+OUTAGE = ("flakebench_store_outage", "flakebench_store_outage", "FLAKEBENCH_STORE_OUTAGE",
+          "seconds a run rides out an unreachable results store (its control plane): workers "
+          "keep measuring and the lag is reported; beyond it the run is finished from what the "
+          "controller holds and spooled (default 30)")
+RECOVER = ("flakebench_recover_after", "flakebench_recover_after", "FLAKEBENCH_RECOVER_AFTER",
+           "at the start of a session, runs left unfinished in the store with no change for "
+           "this many seconds (their controller died) are stored ABANDONED with what the "
+           "workers measured (default 60)")
 PARTIAL = ("flakebench_partial", "flakebench_partial", "FLAKEBENCH_PARTIAL",
            "what a PARTIAL run (a worker died) does to its test: fail (default) or warn")
 COMPARE = ("flakebench_compare", "flakebench_compare", "FLAKEBENCH_COMPARE",
@@ -72,6 +80,7 @@ def addoption(parser: pytest.Parser) -> None:
     for spec in (COMPARE, COMPARE_FAIL, HTML):
         parser.addini(spec[1], help=spec[3], default=None)
     for spec, metavar in ((JOIN, "SECONDS"), (DEAD, "SECONDS"), (DRAIN, "SECONDS"),
+                          (OUTAGE, "SECONDS"), (RECOVER, "SECONDS"),
                           (PARTIAL, "fail|warn"), (QUERY_SAMPLE, "RATE")):
         group.addoption(f"--{spec[0].replace('_', '-')}", metavar=metavar, default=None,
                         dest=spec[0], help=f"{spec[3]}. Env {spec[2]}, ini {spec[1]}.")
@@ -95,6 +104,8 @@ class Settings:
     join_timeout_s: float = 120.0
     dead_after_s: float = 5.0
     drain_timeout_s: float = 10.0
+    store_outage_s: float = 30.0
+    recover_after_s: float = 60.0
     partial_fails: bool = True
     query_sample: float = 0.0
     compare: str | None = None  # last | RUN | baseline:NAME; None: not asked
@@ -193,6 +204,8 @@ def resolve(config: pytest.Config) -> Settings:
                     join_timeout_s=_seconds(config, JOIN, 120.0),
                     dead_after_s=_seconds(config, DEAD, 5.0),
                     drain_timeout_s=_seconds(config, DRAIN, 10.0),
+                    store_outage_s=_seconds(config, OUTAGE, 30.0),
+                    recover_after_s=_seconds(config, RECOVER, 60.0),
                     partial_fails=partial == "fail",
                     query_sample=_fraction(config, QUERY_SAMPLE), compare=compare,
                     compare_fail=compare_fail,

@@ -50,6 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     bench = BenchSession(config, options.resolve(config))
     config.stash[SESSION_KEY] = bench
+    if bench.settings.enabled and not bench.is_worker:
+        from pytest_flakebench.signals import SigtermAsInterrupt
+
+        sigterm = SigtermAsInterrupt()  # SIGTERM cancels like Ctrl-C: nothing measured is lost
+        sigterm.install()
+        config.add_cleanup(sigterm.restore)
     config.pluginmanager.register(bench, "flakebench-session")  # its own hooks: Ctrl-C
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_flakebench.distributed.xdist_hooks import XdistHooks

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pytest_flakebench.histogram import LatencyHistogram, LatencySummary
 
-Status = Literal["COMPLETED", "PARTIAL", "CANCELLED", "FAILED"]
+# ABANDONED: the controlling process died; `flakebench recover` stored what workers reported.
+Status = Literal["COMPLETED", "PARTIAL", "CANCELLED", "FAILED", "ABANDONED"]
 Verdict = Literal["PASSED", "FAILED", "ERROR"]
 Phase = Literal["WARMUP", "MEASUREMENT", "COOLDOWN"]
 

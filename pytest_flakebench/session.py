@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pytest_flakebench.compare.verdict import Comparison
     from pytest_flakebench.control.plane import ControlPlane
     from pytest_flakebench.distributed.coordinator import Coordinator
+    from pytest_flakebench.distributed.handoff import Handoff
     from pytest_flakebench.regression import RegressionGate
     from pytest_flakebench.results import RunResult
     from pytest_flakebench.stores.base import ResultStore
@@ -37,6 +38,11 @@ log = logging.getLogger("pytest_flakebench")
 SPOOL_DIR = Path(".flakebench") / "spool"
 SESSION_INPUT = "flakebench_session"
 CONTROL_INPUT = "flakebench_control"
+
+
+def spooled_line(path: Path) -> str:
+    """The one line that says where an unstored run went and how to send it."""
+    return f"results store unreachable: run spooled to {path}, send with `flakebench upload`"
 
 
 class _Printer:
@@ -76,12 +82,15 @@ class BenchSession:
         self.config = config
         self.settings = settings
         self.results: list[RunResult] = []
-        self.spooled: list[Path] = []
+        self.spooled: dict[str, Path] = {}  # run id -> spool file
+        self.stored = 0  # runs this session saved in the store
+        self.recovered: list[str] = []  # abandoned runs of earlier sessions, stored now
         self._store: ResultStore | None = None
         self._plane: ControlPlane | None = None
         self._coordinator: Coordinator | None = None
         self._tmpdir: Path | None = None
         self._gate: RegressionGate | None = None
+        self._handoff: Handoff | None = None
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         self.is_worker = workerinput is not None
         if workerinput is not None:
@@ -102,14 +111,39 @@ class BenchSession:
         if self._store is None:
             from pytest_flakebench.stores import open_store
 
-            store = open_store(self.settings.store_url, base_dir=self.settings.rootdir)
+            store = open_store(self.settings.store_url, base_dir=self.settings.rootdir,
+                               give_up_s=self.settings.store_outage_s)
             try:
                 store.check()
             except BaseException:
                 store.close()
                 raise
             self._store = store
+            self._recover(store)
         return self._store
+
+    def _recover(self, store: ResultStore) -> None:
+        """Runs a dead controller left unfinished in this store: store them ABANDONED."""
+        from pytest_flakebench.distributed.recover import recover_runs
+        from pytest_flakebench.errors import FlakebenchError
+
+        try:
+            found = recover_runs(self.plane(), store, quiet_for_s=self.settings.recover_after_s)
+        except FlakebenchError as exc:  # recovery must never cost this session its runs
+            log.warning("could not look for abandoned runs: %s", exc)
+            return
+        for item in found:
+            self.recovered.append(item.line())
+            log.warning("recovered %s", item.line())
+
+    @property
+    def handoff(self) -> Handoff:
+        """This session's files for when the store is out of reach (created only if used)."""
+        if self._handoff is None:
+            from pytest_flakebench.distributed.handoff import Handoff
+
+            self._handoff = Handoff(self.session_id)
+        return self._handoff
 
     def control_url_for_workers(self) -> str:
         """Where the control plane lives: the results store, or a private file without one."""
@@ -132,7 +166,8 @@ class BenchSession:
             from pytest_flakebench.control.plane import open_control_plane
 
             self._plane = open_control_plane(self.control_url_for_workers(),
-                                             base_dir=self.settings.rootdir)
+                                             base_dir=self.settings.rootdir,
+                                             give_up_s=self.settings.store_outage_s)
         return self._plane
 
     def coordinator(self) -> Coordinator:
@@ -142,11 +177,12 @@ class BenchSession:
 
             s = self.settings
             self._coordinator = Coordinator(
-                self.plane(), keep=self.keep, show=_Printer(self.config),
+                self.plane(), keep=self.keep, show=_Printer(self.config), handoff=self.handoff,
                 settings=ControllerSettings(
                     duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
                     dead_after_s=s.dead_after_s, stale_after_s=min(2.0, s.dead_after_s / 2),
-                    drain_timeout_s=s.drain_timeout_s, partial_fails=s.partial_fails))
+                    drain_timeout_s=s.drain_timeout_s, partial_fails=s.partial_fails,
+                    store_outage_s=s.store_outage_s))
         return self._coordinator
 
     def dispatch(self, test_ids: list[str], workers: list[str]) -> None:
@@ -179,33 +215,39 @@ class BenchSession:
         ctx = WorkerContext(plane=self.plane(), session_id=self.session_id,
                             worker_id=self.worker_id, base_dir=s.rootdir,
                             duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
-                            drain_timeout_s=s.drain_timeout_s, query_sample=s.query_sample)
+                            drain_timeout_s=s.drain_timeout_s, query_sample=s.query_sample,
+                            handoff=self.handoff, store_outage_s=s.store_outage_s)
         return run_worker(ctx, test_id=item.nodeid, template=template, target=target,
                           python_ops=python_ops)
 
     def keep(self, result: RunResult) -> RunResult:
-        """(Controller) remember and persist a merged result; spool it if the store fails.
+        """(Controller) remember and persist a merged result; spool it (with where it was
+        going) if the store cannot take it.
 
         Users' ``pytest_flakebench_fingerprint`` fields are added first, so the stored run,
         the JSON and the comparison all see them; ``pytest_flakebench_run_finished`` follows.
         """
-        from pytest_flakebench.errors import StoreError
+        from pytest_flakebench.errors import FlakebenchError
 
         result = self._with_user_fingerprint(result)
         self.results.append(result)
         stored = False
-        store = self._store if self._store is not None else self._open_store_quietly()
-        if store is not None:
+        url = self.settings.store_url
+        if url is not None:
             try:
+                store = self._store if self._store is not None else self.store()
+                assert store is not None
                 store.save_run(result)
                 stored = True
-            except StoreError as exc:
-                spool = self.settings.rootdir / SPOOL_DIR / f"{result.run_id}.json"
-                spool.parent.mkdir(parents=True, exist_ok=True)
-                spool.write_text(json.dumps(result.to_dict()), encoding="utf-8")
-                self.spooled.append(spool)
-                log.warning("results store failed (%s); run %s spooled to %s", exc,
-                            result.run_id, spool)
+                self.stored += 1
+            except FlakebenchError as exc:
+                from pytest_flakebench.spool import spool_run
+
+                path = spool_run(self.settings.rootdir / SPOOL_DIR, result, destination=url,
+                                 base_dir=self.settings.rootdir, reason=str(exc))
+                self.spooled[result.run_id] = path
+                log.warning("results store unreachable (%s); run %s spooled to %s", exc,
+                            result.run_id, path)
         try:
             self.config.hook.pytest_flakebench_run_finished(config=self.config, result=result,
                                                             stored=stored)
@@ -240,6 +282,8 @@ class BenchSession:
 
     def terminal_summary(self, reporter: pytest.TerminalReporter) -> None:
         """The end-of-session table of every run."""
+        for line in self.recovered:
+            reporter.write_line(f"flakebench: recovered {line}", yellow=True)
         if not self.results:
             return
         from pytest_flakebench.report.text import render, summary_lines
@@ -272,12 +316,11 @@ class BenchSession:
         self._comparison_summary(reporter, width)
         if self.settings.html_path is not None:
             reporter.write_line(f"HTML report written to {self.settings.html_path}")
-        if self._store is not None:
+        if self._store is not None and self.stored:
             reporter.write_line(f"stored in {self._store.redacted_url} "
                                 f"(flakebench runs / flakebench show RUN_ID)")
-        for path in self.spooled:
-            reporter.write_line(f"store unreachable: run spooled to {path}; send it later with "
-                                f"`flakebench upload`", yellow=True)
+        for path in self.spooled.values():
+            reporter.write_line(spooled_line(path), yellow=True)
         if self.settings.json_path is not None:
             reporter.write_line(f"JSON written to {self.settings.json_path}")
 
@@ -341,8 +384,13 @@ class BenchSession:
             self._coordinator.wait_idle(self.settings.drain_timeout_s + 30)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        """Ctrl-C: STOP reaches every worker; the partial run is stored as CANCELLED."""
-        self.cancel(f"interrupted ({excinfo.typename})")
+        """Ctrl-C or SIGTERM: STOP reaches every worker; the run is stored as CANCELLED."""
+        from pytest_flakebench.signals import Terminated
+
+        if excinfo.errisinstance(Terminated):
+            self.cancel("terminated (SIGTERM)")
+        else:
+            self.cancel(f"interrupted ({excinfo.typename})")
 
     def cancel(self, reason: str) -> None:
         """(Controller) cancel the running and queued runs, keeping what was measured."""
@@ -379,3 +427,5 @@ class BenchSession:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+        if not self.is_worker:
+            self.handoff.remove()

@@ -104,6 +104,10 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         verdict = "FAILED"
         messages.append(f"run cancelled after {measured.measurement_s:.1f}s of measurement; "
                         f"what was measured is kept")
+    elif measured.status == "ABANDONED":
+        verdict = "FAILED"
+        messages.append(f"run ABANDONED: its controlling process died; recovered from what the "
+                        f"workers reported ({measured.measurement_s:.1f}s of measurement)")
     elif measured.status == "FAILED" or (measured.status == "PARTIAL" and measured.partial_fails):
         verdict = "FAILED"
     if overall.ops == 0:

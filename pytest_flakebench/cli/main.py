@@ -14,6 +14,7 @@ from pytest_flakebench.cli import (
     compare_cmds,
     connections_cmds,
     hosts_cmds,
+    recover_cmds,
     runs_cmds,
     store_cmds,
     templates_cmds,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     templates_cmds.add_parsers(sub)
     upload_cmds.add_parsers(sub)
     hosts_cmds.add_parsers(sub)
+    recover_cmds.add_parsers(sub)
     return parser
 
 

@@ -31,7 +31,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="at most N runs (default 50)")
     runs.add_argument("--target", metavar="SUBSTR", help="only targets whose URL contains this")
     runs.add_argument("--status", metavar="STATUS",
-                      help="only runs with this status or verdict (COMPLETED, PARTIAL, FAILED…)")
+                      help="only runs with this status or verdict (COMPLETED, PARTIAL, "
+                           "CANCELLED, ABANDONED, FAILED…)")
     runs.add_argument("--since", metavar="WHEN", type=_since,
                       help="only runs started since WHEN: 2026-11-27, 2026-11-27T10:00 (UTC), "
                            "or an age such as 2h, 3d")

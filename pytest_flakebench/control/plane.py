@@ -1,33 +1,27 @@
 """Control-plane tables (``RUN_STATUS``, ``RUN_CONTROL_EVENTS``, ``WORKER_HEARTBEATS`` …).
 
-One class serves SQLite (several local processes: WAL, busy timeout, one connection per
-thread), PostgreSQL (workers on several machines; one autocommit connection per thread) and
-Snowflake (``stores.snowflake.ControlConnection`` adapts its connector to the same ``execute``
-calls). Each call is one short statement or transaction: the controller and every worker poll
-these tables, so nothing
-here holds a lock for longer than a write.
+One class serves SQLite, PostgreSQL and Snowflake through ``stores.backend`` (connecting,
+reconnecting with backoff after a store restart, transactions, error translation). Each call is
+one short statement or transaction: the controller and every worker poll these tables, so
+nothing here holds a lock for longer than a write.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.sqltext import to_format_style
-from pytest_flakebench.urls import redact_url, scheme_of, sqlite_path
+from pytest_flakebench.stores.backend import GIVE_UP_S, Backoff, Connections, open_backend
 
-TERMINAL = frozenset({"COMPLETED", "PARTIAL", "CANCELLED", "FAILED"})
+TERMINAL = frozenset({"COMPLETED", "PARTIAL", "CANCELLED", "FAILED", "ABANDONED"})
+UNFINISHED = ("PREPARED", "STARTING", "RUNNING", "STOPPING", "CANCELLING")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +37,21 @@ class RunRow:
     participants: tuple[str, ...]
     result_json: str | None
     cancellation_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnfinishedRun:
+    """A ``RUN_STATUS`` row not in a final status (what ``flakebench recover`` looks at)."""
+
+    run_id: str
+    test_id: str
+    status: str
+    scenario_config: str | None
+    split: dict[str, int]
+    start_time: float | None
+    warmup_end: float | None
+    end_time: float | None
+    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,94 +87,47 @@ _HB_COLS = ("WORKER_ID, HOST, STATUS, PHASE, LAST_HEARTBEAT, LAST_ERROR, TEMPLAT
 
 
 class ControlPlane:
-    """The control tables of one store."""
+    """The control tables of one store, reached through :class:`Connections` (one connection
+    per thread, re-established with backoff when the store restarts)."""
 
-    def __init__(self, connect: Callable[[], Any], *, dialect: str, shown: str,
-                 apply_schema: Callable[[Any], None] | None = None) -> None:
-        self._connect = connect
-        self.dialect = dialect
-        self.shown = shown
-        self._prefix = "flakebench." if dialect == "postgresql" else ""
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[Any] = []
-        self._apply_schema = apply_schema
+    def __init__(self, connections: Connections) -> None:
+        self.connections = connections
+        self.dialect = connections.backend.dialect
+        self.shown = connections.shown
+        self._prefix = "flakebench." if self.dialect == "postgresql" else ""
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self._connect()
-            except Exception as exc:
-                raise StoreError(f"control plane {self.shown}: cannot connect: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
-            if self._apply_schema is not None:
-                self._apply_schema(conn)
-                self._apply_schema = None
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
     def _sql(self, sql: str) -> str:
-        sql = sql.replace("{p}", self._prefix)
-        return to_format_style(sql) if self.dialect == "postgresql" else sql
+        return self.connections.backend.sql(sql.replace("{p}", self._prefix))
 
-    def _fail(self, exc: Exception) -> StoreError:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        hint = ""
+    def _translate(self, exc: BaseException) -> StoreError | None:
+        first = self.connections.backend.reason(exc)
         if "does not exist" in first or "no such" in first:
-            hint = f"; run `flakebench store init {self.shown}`"
-        return StoreError(f"control plane {self.shown}: {first}{hint}")
+            return StoreError(f"control plane {self.shown}: {first}; "
+                              f"run `flakebench store init {self.shown}`")
+        return None
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            cur = self._conn().execute(self._sql(sql), params)
-            return list(cur.fetchall())
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise self._fail(exc) from None
+    def _rows(self, sql: str, params: Sequence[Any] = (), *,
+              retry: bool = True) -> list[tuple[Any, ...]]:
+        text = self._sql(sql)
+        return self.connections.call(
+            "read", lambda conn: list(conn.execute(text, params).fetchall()),
+            retry=retry, translate=self._translate)
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        try:
-            cur = self._conn().execute(self._sql(sql), params)
-            return int(cur.rowcount or 0)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise self._fail(exc) from None
+    def _exec(self, sql: str, params: Sequence[Any] = (), *, retry: bool = True) -> int:
+        text = self._sql(sql)
+        return self.connections.call(
+            "write", lambda conn: int(conn.execute(text, params).rowcount or 0),
+            retry=retry, translate=self._translate)
 
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        conn = self._conn()
-        try:
-            if self.dialect == "postgresql":
-                with conn.transaction():
-                    yield conn
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise self._fail(exc) from None
+    def outage_s(self, since: float) -> float:
+        """Seconds since ``since`` (epoch) during which the store could not be reached."""
+        return self.connections.outage_s(since)
 
     def close(self) -> None:
         """Close every thread's connection; never raises."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(Exception):  # closing is best effort by contract
-                conn.close()
-        self._local = threading.local()
+        self.connections.close()
 
     # -- sessions and runs ---------------------------------------------------------------------
 
@@ -188,7 +150,7 @@ class ControlPlane:
         self._exec(
             "INSERT INTO {p}RUN_STATUS (RUN_ID, SESSION_ID, TEST_ID, STATUS, PARTICIPANTS_JSON, "
             "TOTAL_WORKERS_EXPECTED, CREATED_AT, UPDATED_AT) "
-            "VALUES (?, ?, ?, 'PREPARED', ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, 'PREPARED', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (run_id, session_id, test_id, json.dumps(list(participants)), len(participants),
              now, now))
 
@@ -198,10 +160,22 @@ class ControlPlane:
                           "TEST_ID = ?", (session_id, test_id))
         return _run_row(rows[0]) if rows else None
 
-    def get_run(self, run_id: str) -> RunRow | None:
+    def get_run(self, run_id: str, *, retry: bool = True) -> RunRow | None:
         """A run by id."""
-        rows = self._rows(f"SELECT {_RUN_COLS} FROM {{p}}RUN_STATUS WHERE RUN_ID = ?", (run_id,))
+        rows = self._rows(f"SELECT {_RUN_COLS} FROM {{p}}RUN_STATUS WHERE RUN_ID = ?", (run_id,),
+                          retry=retry)
         return _run_row(rows[0]) if rows else None
+
+    def unfinished_runs(self) -> list[UnfinishedRun]:
+        """Runs not in a final status, with what recovering them needs."""
+        marks = ", ".join("?" for _ in UNFINISHED)
+        rows = self._rows(
+            "SELECT RUN_ID, TEST_ID, STATUS, SCENARIO_CONFIG, WORKER_TARGETS_JSON, START_TIME, "
+            f"WARMUP_END, END_TIME, UPDATED_AT FROM {{p}}RUN_STATUS WHERE STATUS IN ({marks}) "
+            "ORDER BY CREATED_AT", UNFINISHED)
+        return [UnfinishedRun(str(r[0]), str(r[1]), str(r[2]), r[3],
+                              json.loads(r[4]) if r[4] else {}, r[5], r[6], r[7], float(r[8]))
+                for r in rows]
 
     def claim_leader(self, run_id: str, worker_id: str) -> str:
         """Make ``worker_id`` the leader unless another worker already is; return the leader."""
@@ -231,25 +205,27 @@ class ControlPlane:
         """Write one control event (the controller numbers them); returns its timestamp."""
         now = time.time()
         self._exec("INSERT INTO {p}RUN_CONTROL_EVENTS (RUN_ID, SEQUENCE_ID, EVENT_TYPE, "
-                   "TARGET_WORKER, EVENT_DATA, CREATED_AT) VALUES (?, ?, ?, ?, ?, ?)",
+                   "TARGET_WORKER, EVENT_DATA, CREATED_AT) VALUES (?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT DO NOTHING",  # a retry after a lost commit must not fail
                    (run_id, seq, event_type, target_worker, json.dumps(data), now))
         return now
 
-    def events_after(self, run_id: str, seq: int, worker_id: str) -> list[Event]:
+    def events_after(self, run_id: str, seq: int, worker_id: str, *,
+                     retry: bool = True) -> list[Event]:
         """Events for ``worker_id`` (or everyone) with a sequence id above ``seq``, in order."""
         rows = self._rows(
             "SELECT SEQUENCE_ID, EVENT_TYPE, TARGET_WORKER, EVENT_DATA, CREATED_AT FROM "
             "{p}RUN_CONTROL_EVENTS WHERE RUN_ID = ? AND SEQUENCE_ID > ? AND "
             "(TARGET_WORKER IS NULL OR TARGET_WORKER = ?) ORDER BY SEQUENCE_ID",
-            (run_id, seq, worker_id))
+            (run_id, seq, worker_id), retry=retry)
         return [Event(int(r[0]), str(r[1]), r[2], json.loads(r[3]), float(r[4])) for r in rows]
 
     def mark_applied(self, run_id: str, seq: int, worker_id: str, applied_at: float,
-                     lag_ms: float) -> None:
+                     lag_ms: float, *, retry: bool = True) -> None:
         """Record that a worker applied an event (at most once)."""
         self._exec("INSERT INTO {p}RUN_EVENT_APPLIED (RUN_ID, SEQUENCE_ID, WORKER_ID, APPLIED_AT, "
                    "LAG_MS) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                   (run_id, seq, worker_id, applied_at, lag_ms))
+                   (run_id, seq, worker_id, applied_at, lag_ms), retry=retry)
 
     def lags_ms(self, run_id: str) -> list[float]:
         """Every recorded event-to-application lag of a run."""
@@ -262,22 +238,29 @@ class ControlPlane:
              template_json: str | None = None, last_error: str | None = None) -> None:
         """Insert or reset this worker's heartbeat row."""
         now = time.time()
-        with self._tx() as conn:
-            conn.execute(self._sql("DELETE FROM {p}WORKER_HEARTBEATS WHERE RUN_ID = ? AND "
-                                   "WORKER_ID = ?"), (run_id, worker_id))
-            conn.execute(self._sql(
-                "INSERT INTO {p}WORKER_HEARTBEATS (RUN_ID, WORKER_ID, HOST, PID, STATUS, "
-                "JOINED_AT, LAST_HEARTBEAT, HEARTBEAT_COUNT, TEMPLATE_JSON, LAST_ERROR) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"),
-                (run_id, worker_id, host, os.getpid(), status, now, now, template_json,
-                 last_error))
+        delete = self._sql("DELETE FROM {p}WORKER_HEARTBEATS WHERE RUN_ID = ? AND WORKER_ID = ?")
+        insert = self._sql(
+            "INSERT INTO {p}WORKER_HEARTBEATS (RUN_ID, WORKER_ID, HOST, PID, STATUS, "
+            "JOINED_AT, LAST_HEARTBEAT, HEARTBEAT_COUNT, TEMPLATE_JSON, LAST_ERROR) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)")
+        backend = self.connections.backend
+
+        def body(conn: Any) -> None:
+            with backend.transaction(conn):
+                conn.execute(delete, (run_id, worker_id))
+                conn.execute(insert, (run_id, worker_id, host, os.getpid(), status, now, now,
+                                      template_json, last_error))
+
+        self.connections.call("join", body, translate=self._translate)
 
     def heartbeat(self, run_id: str, worker_id: str, *, status: str | None = None,
                   phase: str | None = None, active: int | None = None,
                   target: int | None = None, ops: int | None = None, errors: int | None = None,
                   last_event_seq: int | None = None, last_error: str | None = None,
-                  snapshot_json: str | None = None, result_json: str | None = None) -> None:
-        """Refresh this worker's row; only the given fields change."""
+                  snapshot_json: str | None = None, result_json: str | None = None,
+                  retry: bool = True) -> None:
+        """Refresh this worker's row; only the given fields change. ``retry=False`` for the
+        per-second beat: during a store outage it is skipped, the next one goes through."""
         values = {"STATUS": status, "PHASE": phase, "ACTIVE_CONNECTIONS": active,
                   "TARGET_CONNECTIONS": target, "QUERIES_PROCESSED": ops, "ERROR_COUNT": errors,
                   "LAST_EVENT_SEQ": last_event_seq, "LAST_ERROR": last_error,
@@ -290,7 +273,7 @@ class ControlPlane:
                 params.append(value)
         params += [run_id, worker_id]
         self._exec(f"UPDATE {{p}}WORKER_HEARTBEATS SET {', '.join(sets)} WHERE RUN_ID = ? AND "
-                   "WORKER_ID = ?", params)
+                   "WORKER_ID = ?", params, retry=retry)
 
     def heartbeats(self, run_id: str) -> list[Heartbeat]:
         """Every worker row of a run."""
@@ -341,37 +324,23 @@ def _run_row(r: tuple[Any, ...]) -> RunRow:
                   result_json=r[7], cancellation_reason=r[8])
 
 
-def open_control_plane(url: str, *, base_dir: Path | None = None) -> ControlPlane:
-    """The control plane stored with the results store at ``url``."""
-    scheme = scheme_of(url)
-    if scheme == "sqlite":
+def open_control_plane(url: str, *, base_dir: Path | None = None,
+                       give_up_s: float = GIVE_UP_S) -> ControlPlane:
+    """The control plane stored with the results store at ``url``; it rides out a store
+    outage of up to ``give_up_s`` seconds (``--flakebench-store-outage``)."""
+    backend = open_backend(url, base_dir=base_dir,
+                           application_name="pytest-flakebench-control")
+    on_connect: Callable[[Any], None] | None = None
+    if backend.dialect == "sqlite":
         from pytest_flakebench.stores.sqlite import schema_sql
 
-        path = sqlite_path(url, base=base_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        applied: list[bool] = []
 
-        def connect_sqlite() -> sqlite3.Connection:
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            return conn
+        def on_connect(conn: Any) -> None:
+            if not applied:  # the embedded store is created on first use
+                conn.executescript(f"BEGIN IMMEDIATE;\n{schema_sql()}\nCOMMIT;")
+                applied.append(True)
 
-        def apply(conn: Any) -> None:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{schema_sql()}\nCOMMIT;")
-
-        return ControlPlane(connect_sqlite, dialect="sqlite", shown=url.split("?", 1)[0],
-                            apply_schema=apply)
-    if scheme == "postgresql":
-        import psycopg
-
-        def connect_pg() -> Any:
-            return psycopg.connect(url, autocommit=True, connect_timeout=10,
-                                   application_name="pytest-flakebench-control")
-
-        return ControlPlane(connect_pg, dialect="postgresql", shown=redact_url(url))
-    if scheme == "snowflake":
-        from pytest_flakebench.stores.snowflake import control_connector
-
-        return ControlPlane(control_connector(url), dialect="snowflake", shown=redact_url(url))
-    raise StoreError(f"control plane {redact_url(url)}: {scheme} is not supported yet")
+    return ControlPlane(Connections(backend, role="control plane",
+                                    backoff=Backoff(give_up_s=give_up_s),
+                                    on_connect=on_connect))

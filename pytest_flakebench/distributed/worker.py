@@ -9,6 +9,7 @@ the second's snapshot; at the end it posts its measurements and waits for the me
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -21,9 +22,10 @@ from typing import Any
 
 from pytest_flakebench.benchmark import Prepared, engine_config, prepare
 from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, PoolCache, RunRow
+from pytest_flakebench.distributed.handoff import Handoff
 from pytest_flakebench.distributed.merge import worker_payload
 from pytest_flakebench.engine.runner import Engine, EngineOutcome, Tick
-from pytest_flakebench.errors import FlakebenchError, TargetError
+from pytest_flakebench.errors import FlakebenchError, StoreError, TargetError
 from pytest_flakebench.hostnoise import HostRecorder
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.targets import ResolvedTarget
@@ -32,6 +34,7 @@ from pytest_flakebench.workload import PythonOp
 
 POLL_S = 0.02  # event poll interval: control-plane lag stays in the tens of milliseconds
 SNAPSHOTS_PER_BEAT = 4  # the heartbeat's SNAPSHOT_JSON: this worker's latest snapshots
+OUTAGE_POLL_S = 0.1  # while the store is out of reach (reconnect attempts, hand-off files)
 
 
 class RunAborted(FlakebenchError):
@@ -50,6 +53,8 @@ class WorkerContext:
     join_timeout_s: float
     drain_timeout_s: float
     query_sample: float = 0.0
+    handoff: Handoff | None = None  # the second channel when the store is out of reach
+    store_outage_s: float = 30.0
 
 
 class _Follower:
@@ -85,20 +90,31 @@ class _Follower:
             else:
                 engine.finish(planned=bool(event.data.get("planned")))
             self.stopped.set()
-        applied = time.time()
-        self.ctx.plane.mark_applied(self.run_id, event.seq, self.ctx.worker_id, applied,
-                                    (applied - event.created_at) * 1000.0)
         self.last_seq = event.seq
+        applied = time.time()
+        # Not retried: during a store outage the lag record is lost, never the event's effect
+        # (a follower waiting on the store would see a handed-off STOP late).
+        with contextlib.suppress(StoreError):
+            self.ctx.plane.mark_applied(self.run_id, event.seq, self.ctx.worker_id, applied,
+                                        (applied - event.created_at) * 1000.0, retry=False)
 
     def _loop(self) -> None:
+        handoff = self.ctx.handoff
         while not self.stopped.is_set():
+            wait = POLL_S
             try:
+                # Not retried here: this loop is the retry, and it must keep looking at the
+                # hand-off files while the store is away.
                 for event in self.ctx.plane.events_after(self.run_id, self.last_seq,
-                                                         self.ctx.worker_id):
+                                                         self.ctx.worker_id, retry=False):
                     self.apply(event)
             except FlakebenchError:
-                pass  # the control plane hiccuped: try again; the engine's safety ends the run
-            self.stopped.wait(POLL_S)
+                wait = OUTAGE_POLL_S  # the store is away: keep measuring, poll gently
+            if handoff is not None and handoff.active():
+                for raw in handoff.events_after(self.run_id, self.last_seq, self.ctx.worker_id):
+                    self.apply(Event(int(raw["seq"]), str(raw["type"]), raw.get("target"),
+                                     dict(raw["data"]), float(raw["created_at"])))
+            self.stopped.wait(wait)
 
     def join(self) -> None:
         self.stopped.set()
@@ -151,25 +167,53 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
     finally:
         prepared.close()
     status = "CANCELLED" if outcome is not None and outcome.interrupt is not None else "DONE"
-    plane.heartbeat(run_id, ctx.worker_id, status=status, result_json=json.dumps(
-        worker_payload(outcome, worker_id=ctx.worker_id, host=host, connections=connections,
-                       status=outcome.status if outcome is not None else "COMPLETED",
-                       meta={"server_version": prepared.server_version,
-                             "server_settings": prepared.server_settings,
-                             "row_count": prepared.profile.row_count,
-                             "client_path": getattr(prepared.driver, "client_path", None),
-                             "target": prepared.driver.redacted_url,
-                             "table": str(prepared.profile.info.table)})))
+    payload = worker_payload(outcome, worker_id=ctx.worker_id, host=host,
+                             connections=connections,
+                             status=outcome.status if outcome is not None else "COMPLETED",
+                             meta={"server_version": prepared.server_version,
+                                   "server_settings": prepared.server_settings,
+                                   "row_count": prepared.profile.row_count,
+                                   "client_path": getattr(prepared.driver, "client_path", None),
+                                   "target": prepared.driver.redacted_url,
+                                   "table": str(prepared.profile.info.table)})
+    if ctx.handoff is not None:
+        # Also on this machine: the controller may lose the store before it reads the row.
+        ctx.handoff.put_payload(run_id, ctx.worker_id, payload)
+    try:
+        plane.heartbeat(run_id, ctx.worker_id, status=status, result_json=json.dumps(payload))
+    except StoreError:
+        if ctx.handoff is None:
+            raise
     if outcome is not None and outcome.interrupt is not None:
         # Leave the merged result to the controller; this process was interrupted.
         raise outcome.interrupt
-    row = _wait(lambda: _terminal(plane, run_id), ctx.drain_timeout_s + 60,
-                "the controller to merge the run")
+    try:
+        # The controller may ride out a store outage twice (while running, then storing).
+        row = _wait(lambda: _terminal(ctx, run_id),
+                    ctx.drain_timeout_s + 60 + 2 * ctx.store_outage_s,
+                    "the controller to merge the run")
+    finally:
+        if ctx.handoff is not None:
+            ctx.handoff.forget(run_id, ctx.worker_id)
     return _result_of(row)
 
 
-def _terminal(plane: ControlPlane, run_id: str) -> RunRow | None:
-    row = plane.get_run(run_id)
+def _terminal(ctx: WorkerContext, run_id: str) -> RunRow | None:
+    """The run's row once it ended: from the hand-off files when the controller had to put
+    it there, else from the store (a store still out of reach: not yet)."""
+    handed = ctx.handoff.result(run_id) if ctx.handoff is not None and ctx.handoff.active() \
+        else None
+    if handed is not None:
+        return RunRow(run_id=run_id, session_id=ctx.session_id, test_id="",
+                      status=str(handed["status"]), phase="COOLDOWN", leader=None,
+                      participants=(), result_json=handed.get("result_json"),
+                      cancellation_reason=handed.get("reason"))
+    try:
+        row = ctx.plane.get_run(run_id, retry=ctx.handoff is None)
+    except StoreError:
+        if ctx.handoff is None:
+            raise
+        return None
     return row if row is not None and row.status in TERMINAL else None
 
 
@@ -191,12 +235,15 @@ def _follow(ctx: WorkerContext, run_id: str,
     recent: deque[dict[str, Any]] = deque(maxlen=SNAPSHOTS_PER_BEAT)
 
     def on_tick(tick: Tick) -> None:
-        # The heartbeat carries the last few snapshots: a step change can emit two at once
+        # The heartbeat carries the last few snapshots: a step change can emit two at once.
+        # Never retried, never raised: during a store outage this second's beat is skipped
+        # (the engine's tick must not wait on the store), the next one goes through.
         recent.append(tick.snapshot.to_dict())
-        plane.heartbeat(run_id, ctx.worker_id, status="RUNNING", phase=tick.phase,
-                        active=tick.active, target=connections, ops=tick.ops,
-                        errors=tick.errors, last_event_seq=follower.last_seq,
-                        snapshot_json=json.dumps(list(recent)))
+        with contextlib.suppress(StoreError):
+            plane.heartbeat(run_id, ctx.worker_id, status="RUNNING", phase=tick.phase,
+                            active=tick.active, target=connections, ops=tick.ops,
+                            errors=tick.errors, last_event_seq=follower.last_seq,
+                            snapshot_json=json.dumps(list(recent)), retry=False)
 
     deadline = time.monotonic() + ctx.join_timeout_s
     try:

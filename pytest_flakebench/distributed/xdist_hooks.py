@@ -43,6 +43,26 @@ class XdistHooks:
 
     # -- controller ----------------------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Before xdist starts its workers: an unusable store (or control plane) is one clear
+        error now, not an INTERNALERROR from the scheduler later."""
+        bench = self.bench
+        if (bench.is_worker or not bench.settings.enabled or bench.settings.store_url is None
+                or session.config.pluginmanager.get_plugin("dsession") is None):
+            return
+        from pytest_flakebench.errors import FlakebenchError
+
+        problem: str | None = None
+        try:
+            bench.store()
+            bench.plane().benchmarks(bench.session_id)
+        except FlakebenchError as exc:
+            problem = f"flakebench: {exc} (no load was sent)"
+        if problem is not None:
+            bench.finish()
+            raise pytest.UsageError(problem)
+
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         """Benchmarks run on every worker at once: use our scheduler when they are enabled."""

@@ -29,11 +29,13 @@ def shown_url(url: str) -> str:
     return redact_url(url)
 
 
-def open_store(url: str, *, base_dir: Path | None = None) -> ResultStore:
+def open_store(url: str, *, base_dir: Path | None = None,
+               give_up_s: float | None = None) -> ResultStore:
     """The store at ``url``; nothing is connected yet.
 
-    ``base_dir`` anchors relative SQLite paths (default: the current directory). Raises
-    ``ConfigError`` for an unsupported URL.
+    ``base_dir`` anchors relative SQLite paths (default: the current directory); ``give_up_s``
+    is how long a server store's outage is ridden out (default ``stores.backend.GIVE_UP_S``).
+    Raises ``ConfigError`` for an unsupported URL.
     """
     scheme = scheme_of(url)
     if scheme == "sqlite":
@@ -43,7 +45,9 @@ def open_store(url: str, *, base_dir: Path | None = None) -> ResultStore:
     if scheme == "postgresql":
         from pytest_flakebench.stores.postgres import PostgresStore
 
-        return PostgresStore(url)
+        if give_up_s is None:
+            return PostgresStore(url)
+        return PostgresStore(url, give_up_s=give_up_s)
     if scheme == "snowflake":
         from pytest_flakebench.stores.snowflake import SnowflakeStore
 

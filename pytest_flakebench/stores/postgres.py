@@ -8,12 +8,8 @@ fix a missing schema. Bulk rows go through ``cursor.executemany``, which psycopg
 
 from __future__ import annotations
 
-import contextlib
-import re
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -23,11 +19,11 @@ from pytest_flakebench.errors import StoreError
 from pytest_flakebench.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows
+from pytest_flakebench.stores.backend import GIVE_UP_S, Backoff, Connections, PostgresBackend
 from pytest_flakebench.stores.base import BaselineRow, RunRow
 from pytest_flakebench.urls import redact_url
 
 SCHEMA = "flakebench"
-CONNECT_TIMEOUT_S = 10
 _CODEC = rows.Codec(timestamp=rows.utc_datetime, json=Jsonb)
 _INSERT_RESULT = rows.insert_sql(f"{SCHEMA}.TEST_RESULTS", rows.RESULT_COLUMNS, "%s")
 _INSERT_KIND = rows.insert_sql(f"{SCHEMA}.TEST_KIND_STATISTICS", rows.KIND_COLUMNS, "%s")
@@ -47,54 +43,34 @@ def schema_sql() -> str:
 
 
 class PostgresStore:
-    """A results store in a PostgreSQL database; one connection, shared under a lock."""
+    """A results store in a PostgreSQL database; one connection, shared under a lock, opened
+    again with backoff when the server restarts (``stores.backend``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, give_up_s: float = GIVE_UP_S) -> None:
         self._url = url
         self.redacted_url = redact_url(url)
-        self._secrets = _passwords_of(url)
-        self._lock = threading.RLock()
-        self._connection: psycopg.Connection[Any] | None = None
+        self._backend = PostgresBackend(url)
+        self._connections = Connections(self._backend, role="results store",
+                                        backoff=Backoff(give_up_s=give_up_s), per_thread=False)
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _reason(self, exc: BaseException) -> str:
         """The driver's message on one line, with the password scrubbed in case it echoes it."""
-        text = re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text.replace(self._url, self.redacted_url)
+        return self._backend.reason(exc)
 
     def _error(self, action: str, exc: BaseException) -> StoreError:
         return StoreError(f"results store {self.redacted_url}: {action}: {self._reason(exc)}")
 
-    def _conn(self) -> psycopg.Connection[Any]:
-        conn = self._connection
-        if conn is not None and not conn.closed and not conn.broken:
-            return conn
-        kwargs: dict[str, Any] = {"autocommit": True, "application_name": "flakebench"}
-        if "connect_timeout" not in self._url:
-            kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
-        try:
-            conn = psycopg.connect(self._url, **kwargs)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"results store {self.redacted_url} is unreachable: {self._reason(exc)}; "
-                f"is the server running?"
-            ) from exc
-        self._connection = conn
-        return conn
+    def _translate(self, exc: BaseException) -> StoreError | None:
+        if isinstance(exc, pg_errors.UndefinedTable | pg_errors.InvalidSchemaName):
+            return self._not_initialised()
+        return None
 
     def _run(self, action: str, body: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``body`` on the connection, turning driver errors into ``StoreError``."""
-        with self._lock:
-            conn = self._conn()
-            try:
-                return body(conn)
-            except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:
-                raise self._not_initialised() from exc
-            except psycopg.Error as exc:
-                raise self._error(action, exc) from exc
+        """Run ``body`` on the connection (again after a restart of the server), turning
+        driver errors into ``StoreError``."""
+        return self._connections.call(action, body, translate=self._translate)
 
     def _not_initialised(self) -> StoreError:
         return StoreError(
@@ -114,12 +90,7 @@ class PostgresStore:
                 # No parameters: psycopg sends the whole file as one simple query.
                 conn.execute(script)
 
-        with self._lock:
-            conn = self._conn()
-            try:
-                body(conn)
-            except psycopg.Error as exc:
-                raise self._error("cannot create the schema", exc) from exc
+        self._connections.call("cannot create the schema", body)
 
     def check(self) -> None:
         """Raise ``StoreError`` if the server is unreachable or the schema is missing."""
@@ -249,19 +220,5 @@ class PostgresStore:
         return bool(count)
 
     def close(self) -> None:
-        """Close the connection; never raises."""
-        with self._lock:
-            conn, self._connection = self._connection, None
-        if conn is not None:
-            # best effort: everything written is already committed
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
-
-
-def _passwords_of(url: str) -> tuple[str, ...]:
-    """The URL's password, raw and percent-decoded, to scrub from driver messages."""
-    try:
-        raw = urlsplit(url).password
-    except ValueError:
-        return ()
-    return tuple({raw, unquote(raw)}) if raw else ()
+        """Close the connection; never raises (everything written is already committed)."""
+        self._connections.close()

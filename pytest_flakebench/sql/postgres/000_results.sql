@@ -111,7 +111,7 @@ ALTER TABLE flakebench.WORKER_METRICS_SNAPSHOTS
 -- on each process's monotonic clock, never by subtracting timestamps written by two machines.
 
 -- One row per run: its state machine (STATUS: PREPARED, STARTING, RUNNING, STOPPING, CANCELLING,
--- COMPLETED, PARTIAL, CANCELLED, FAILED; PHASE: WARMUP, MEASUREMENT, COOLDOWN).
+-- COMPLETED, PARTIAL, CANCELLED, FAILED, ABANDONED; PHASE: WARMUP, MEASUREMENT, COOLDOWN).
 CREATE TABLE IF NOT EXISTS flakebench.RUN_STATUS (
     RUN_ID                  TEXT PRIMARY KEY,
     SESSION_ID              TEXT NOT NULL,
