@@ -66,3 +66,46 @@ def test_sigterm_to_the_controller_cancels_stores_and_reports(project: Path) -> 
     assert run["status"] == "CANCELLED"
     assert run["overall"]["ops"] == ops
     assert (project / "junit.xml").exists()
+
+
+def test_sigkill_of_the_controller_is_recovered_as_abandoned_by_the_next_session(
+        project: Path, pytester: pytest.Pytester) -> None:
+    db = project / ".flakebench" / "flakebench.db"
+    proc = _start(project, "-n", "2", "--flakebench-drain-timeout=2")
+    pids = _wait_measuring(db, proc, workers=2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 60
+    while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids.values())
+    ((killed, status),) = _query(db, "SELECT RUN_ID, STATUS FROM RUN_STATUS")
+    assert status == "RUNNING"  # what the dead controller left
+    posted = _query(db, "SELECT WORKER_ID FROM WORKER_HEARTBEATS WHERE RESULT_JSON IS NOT NULL "
+                        "AND RUN_ID = ?", (killed,))
+    assert len(posted) == 2  # the workers' final measurements sit in their heartbeats
+    # the next session (a short benchmark of its own) finds the run and says so
+    pytester.makepyfile(BENCH.format(duration="0.5s"))
+    nxt = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--flakebench",
+         "--flakebench-recover-after=1"],
+        cwd=project, capture_output=True, text=True, timeout=120)
+    assert nxt.returncode == 0, nxt.stdout + nxt.stderr
+    assert f"recovered run {killed[:8]}" in nxt.stdout
+    assert "ABANDONED" in nxt.stdout
+    assert _query(db, "SELECT STATUS FROM RUN_STATUS WHERE RUN_ID = ?", (killed,)) == \
+        [("ABANDONED",)]
+    ((verdict, ops, measured_s),) = _query(
+        db, "SELECT VERDICT, TOTAL_OPS, MEASUREMENT_S FROM TEST_RESULTS WHERE RUN_ID = ? "
+            "AND STATUS = 'ABANDONED' AND PARENT_RUN_ID IS NULL", (killed,))
+    assert verdict == "FAILED"
+    assert ops > 0  # both workers' measurements, merged
+    assert measured_s > 0.5
+    workers = _query(db, "SELECT COUNT(*) FROM TEST_RESULTS WHERE PARENT_RUN_ID = ?", (killed,))
+    assert workers == [(2,)]
+    # nothing left to recover; the CLI agrees
+    again = subprocess.run([sys.executable, "-m", "pytest_flakebench.cli.main", "recover",
+                            "--quiet-for", "0"], cwd=project, capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "no abandoned runs" in again.stdout

@@ -111,7 +111,7 @@ def test_store_restarted_mid_run_keeps_the_whole_run(project: Path, owned_pg_ctl
     assert _rows(url, "SELECT STATUS FROM flakebench.RUN_STATUS") == [("COMPLETED",)]
 
 
-@pytest.mark.parametrize("workers", ["0", "2"])
+@pytest.mark.parametrize("workers", ["2"])  # -n 0 takes the same path in one process
 def test_store_gone_for_the_rest_of_the_run_is_spooled_then_uploaded(
         project: Path, owned_pg_ctl: PgCluster, workers: str) -> None:
     url = _store(owned_pg_ctl)
