@@ -23,7 +23,7 @@ FINGERPRINT_VERSION = 2
 # Template fields that are verdict rules or labels, not inputs of the measurement; the load
 # shape (concurrency, workers) is fingerprinted separately as connections/workers.
 _NOT_HASHED = frozenset({"name", "slo", "regression", "concurrency", "workers", "target",
-                         "template_source", "client_path"})
+                         "template_source", "client_path", "ab"})
 
 
 def template_material(template: dict[str, Any]) -> dict[str, Any]:

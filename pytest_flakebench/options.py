@@ -49,6 +49,10 @@ COMPARE = ("flakebench_compare", "flakebench_compare", "FLAKEBENCH_COMPARE",
 COMPARE_FAIL = ("flakebench_compare_fail", "flakebench_compare_fail", "FLAKEBENCH_COMPARE_FAIL",
                 "fail a test whose run regressed beyond these limits against its baseline, e.g. "
                 "p95:+10%,qps:-5% (noise-aware: the change must also be significant)")
+AB = ("flakebench_ab", "flakebench_ab", "FLAKEBENCH_AB",
+      "A/B mode: run every benchmark as short trials interleaved A B B A A B B A against its "
+      "own target (A) and this one (B, a URL or a named target); one verdict per test (B "
+      "against A, with the regression limits)")
 HTML = ("flakebench_html", "flakebench_html", "FLAKEBENCH_HTML",
         "write a self-contained HTML report of the session's runs (charts, comparisons) to PATH")
 QUERY_SAMPLE = ("flakebench_query_sample", "flakebench_query_sample", "FLAKEBENCH_QUERY_SAMPLE",
@@ -73,11 +77,12 @@ def addoption(parser: pytest.Parser) -> None:
     group.addoption("--flakebench-compare", metavar="last|RUN|baseline:NAME", nargs="?",
                     const="last", default=None, dest=COMPARE[0],
                     help=f"{COMPARE[3]}. Env {COMPARE[2]}, ini {COMPARE[1]}.")
-    for spec, metavar in ((COMPARE_FAIL, "METRIC:CHANGE,..."), (HTML, "PATH")):
+    for spec, metavar in ((COMPARE_FAIL, "METRIC:CHANGE,..."), (HTML, "PATH"),
+                          (AB, "OTHER_TARGET")):
         text = spec[3].replace("%", "%%")  # argparse %-formats help
         group.addoption(f"--{spec[0].replace('_', '-')}", metavar=metavar, default=None,
                         dest=spec[0], help=f"{text}. Env {spec[2]}, ini {spec[1]}.")
-    for spec in (COMPARE, COMPARE_FAIL, HTML):
+    for spec in (COMPARE, COMPARE_FAIL, HTML, AB):
         parser.addini(spec[1], help=spec[3], default=None)
     for spec, metavar in ((JOIN, "SECONDS"), (DEAD, "SECONDS"), (DRAIN, "SECONDS"),
                           (OUTAGE, "SECONDS"), (RECOVER, "SECONDS"),
@@ -111,6 +116,7 @@ class Settings:
     compare: str | None = None  # last | RUN | baseline:NAME; None: not asked
     compare_fail: str | None = None  # "p95:+10%,qps:-5%"
     html_path: Path | None = None
+    ab: str | None = None  # A/B mode: the other target (B)
 
 
 def _raw(config: pytest.Config, spec: tuple[str, str, str, str]) -> tuple[object, str] | None:
@@ -209,7 +215,19 @@ def resolve(config: pytest.Config) -> Settings:
                     partial_fails=partial == "fail",
                     query_sample=_fraction(config, QUERY_SAMPLE), compare=compare,
                     compare_fail=compare_fail,
-                    html_path=Path(str(html_raw[0])) if html_raw else None)
+                    html_path=Path(str(html_raw[0])) if html_raw else None,
+                    ab=_ab_target(config))
+
+
+def _ab_target(config: pytest.Config) -> str | None:
+    raw = _raw(config, AB)
+    if raw is None:
+        return None
+    value = str(raw[0]).strip()
+    if not value:
+        raise pytest.UsageError(f"{raw[1]}: expected the other target, a URL or a named "
+                                f"target, e.g. --flakebench-ab=postgresql://host/db_b")
+    return value
 
 
 def _check_compare(compare: tuple[object, str] | None, fail: tuple[object, str] | None) -> None:

@@ -170,8 +170,12 @@ def _run_and_record(request: pytest.FixtureRequest,
     from pytest_flakebench.errors import FlakebenchError
 
     problem: str | None = None
+    other = template.ab or session.settings.ab
     try:
-        result = session.run(item, template, python_ops)
+        if other:
+            result = _run_ab(item, session, template, other, python_ops)
+        else:
+            result = session.run(item, template, python_ops)
     except FlakebenchError as exc:
         # Raised in preflight (target, table, SQL, store): no load was sent. A short message
         # says more than the plugin's traceback; failing outside the handler drops the chain.
@@ -190,6 +194,31 @@ def _run_and_record(request: pytest.FixtureRequest,
         ("flakebench_error_rate", f"{o.error_rate:.6f}"),
     ])
     return result
+
+
+def _run_ab(item: pytest.Item, session: Any, template: Any, other: str,
+            python_ops: dict[str, Any] | None) -> RunResult:
+    """A/B mode: short trials A B B A … on the two targets; one verdict for the test."""
+    from pytest_flakebench.compare.ab import compare_ab, order, trial_seconds
+
+    if session.is_worker:
+        pytest.fail(f"flakebench: {item.nodeid}: A/B mode (ab= / --flakebench-ab) interleaves "
+                    f"its trials in one process: run it with -n 0", pytrace=False)
+    seconds = trial_seconds(template.duration)
+    sides = {"A": template.model_copy(update={"duration": seconds, "ab": None}),
+             "B": template.model_copy(update={"duration": seconds, "ab": None, "target": other})}
+    runs: dict[str, list[RunResult]] = {"A": [], "B": []}
+    for side in order():
+        trial = f"{item.nodeid}[ab:{side}{len(runs[side]) + 1}]"  # kept apart from its history
+        runs[side].append(session.run(item, sides[side], python_ops, test_id=trial))
+    last = runs["B"][-1]
+    gate = session.gate()
+    comparison = compare_ab(runs["A"], runs["B"], gate.thresholds_for(last), test=item.nodeid)
+    for done in (*runs["A"], *runs["B"][:-1]):
+        gate.remember_none(done.run_id)  # the trials are judged together, not one by one
+    gate.remember(comparison)
+    failed = [r for r in (*runs["A"], *runs["B"]) if r.verdict != "PASSED"]
+    return failed[0] if failed else last
 
 
 @pytest.fixture

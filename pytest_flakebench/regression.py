@@ -107,6 +107,16 @@ class RegressionGate:
             self.order.append(run.run_id)
         return comparison
 
+    def remember(self, comparison: Comparison) -> None:
+        """A comparison made elsewhere (A/B mode) is this run's verdict."""
+        self._cache[comparison.candidate_id] = comparison
+        if comparison.candidate_id not in self.order:
+            self.order.append(comparison.candidate_id)
+
+    def remember_none(self, run_id: str) -> None:
+        """This run is not compared on its own (an A/B trial)."""
+        self._cache[run_id] = None
+
     def comparisons(self) -> list[Comparison]:
         """Every comparison made, in order."""
         return [c for rid in self.order if (c := self._cache.get(rid)) is not None]

@@ -200,8 +200,12 @@ class BenchSession:
     # -- running -----------------------------------------------------------------------------
 
     def run(self, item: pytest.Item, template: Template,
-            python_ops: dict[str, PythonOp] | None = None) -> RunResult:
-        """Take part in the benchmark of ``item`` and return the merged result."""
+            python_ops: dict[str, PythonOp] | None = None, *,
+            test_id: str | None = None) -> RunResult:
+        """Take part in the benchmark of ``item`` and return the merged result.
+
+        ``test_id``: the run's test id when it is not the item's (an A/B trial is stored as
+        ``NODEID[ab:A1]``, one run per id and session)."""
         from pytest_flakebench.distributed.worker import WorkerContext, run_worker
         from pytest_flakebench.targets import resolve_target
 
@@ -211,13 +215,13 @@ class BenchSession:
                                 store_url=s.store_url)
         if not self.is_worker:
             self.store()  # an unusable store is an error before load, not a lost run after it
-            self.dispatch([item.nodeid], [self.worker_id])
+            self.dispatch([test_id or item.nodeid], [self.worker_id])
         ctx = WorkerContext(plane=self.plane(), session_id=self.session_id,
                             worker_id=self.worker_id, base_dir=s.rootdir,
                             duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
                             drain_timeout_s=s.drain_timeout_s, query_sample=s.query_sample,
                             handoff=self.handoff, store_outage_s=s.store_outage_s)
-        return run_worker(ctx, test_id=item.nodeid, template=template, target=target,
+        return run_worker(ctx, test_id=test_id or item.nodeid, template=template, target=target,
                           python_ops=python_ops)
 
     def keep(self, result: RunResult) -> RunResult:
@@ -324,8 +328,8 @@ class BenchSession:
         if self.settings.json_path is not None:
             reporter.write_line(f"JSON written to {self.settings.json_path}")
 
-    def comparison(self, result: RunResult) -> Comparison | None:
-        """``result`` against its baseline, when the session or the test asked (cached)."""
+    def gate(self) -> RegressionGate:
+        """The session's regression gate (made on first use)."""
         if self._gate is None:
             from pytest_flakebench.regression import GateSettings, RegressionGate
 
@@ -333,7 +337,11 @@ class BenchSession:
             self._gate = RegressionGate(GateSettings(compare=s.compare,
                                                      compare_fail=s.compare_fail,
                                                      store_url=s.store_url, rootdir=s.rootdir))
-        return self._gate.comparison_for(result)
+        return self._gate
+
+    def comparison(self, result: RunResult) -> Comparison | None:
+        """``result`` against its baseline, when the session or the test asked (cached)."""
+        return self.gate().comparison_for(result)
 
     def _comparison_summary(self, reporter: pytest.TerminalReporter, width: int) -> None:
         from pytest_flakebench.report.compare_text import summary_table

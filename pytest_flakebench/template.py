@@ -219,13 +219,15 @@ class Template(BaseModel):
     range_size: int = Field(default=100, ge=1, le=MAX_KEY_SPAN)
     slo: SLOSpec = Field(default_factory=SLOSpec)
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
+    # A/B mode: the other target, trials interleaved (compare/ab.py); never its password.
+    ab: Annotated[TargetText, PlainSerializer(redact_target, return_type=str)] | None = None
     workers: WorkersSpec = Field(default_factory=WorkersSpec)
     keys: KeySpec = Field(default_factory=KeySpec)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # A repr reaches tracebacks (--tb=long, --showlocals) and logs: never the password.
         for key, value in super().__repr_args__():
-            yield key, redact_target(value) if key == "target" else value
+            yield key, redact_target(value) if key in ("target", "ab") and value else value
 
     def table_name(self) -> TableName:
         """The parsed table name."""

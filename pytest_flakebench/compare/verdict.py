@@ -222,7 +222,8 @@ def _shown(metric: str, value: float) -> str:
     return format_us(value)
 
 
-def _overall(run: RunResult, metric: str) -> float:
+def overall_figure(run: RunResult, metric: str) -> float:
+    """A run's overall figure of ``metric`` (QPS, a percentile, error_rate)."""
     if metric == "qps":
         return run.overall.qps
     return run.overall.metric(metric)
@@ -286,9 +287,10 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
         return max(known) if known else None
 
     results = tuple(
-        compare_metric(m, _overall(baseline, m), _overall(candidate, m), base_series.of(m),
-                       cand_series.of(m), limits[m], alpha=alpha, min_samples=min_samples,
-                       history=[_overall(r, m) for r in runs], within=within_of(m), host=host)
+        compare_metric(m, overall_figure(baseline, m), overall_figure(candidate, m),
+                       base_series.of(m), cand_series.of(m), limits[m], alpha=alpha,
+                       min_samples=min_samples, history=[overall_figure(r, m) for r in runs],
+                       within=within_of(m), host=host)
         for m in order
     )
     notes: list[str] = []

@@ -287,3 +287,64 @@ def test_pg_dropped_index_regresses_in_one_3s_run(pytester: pytest.Pytester, pg_
     result.assert_outcomes(failed=1)
     assert "gross change (beyond x2 and 3x the limit) decided on 1 run(s)" in \
         " ".join(result.stdout.str().split())
+
+
+@pytest.fixture
+def ab_schemas(pg_dsn: str) -> Iterator[tuple[str, str, str]]:
+    """Two schemas with the same function, made to sleep 5 ms in A; returns (suffix, a, b)."""
+    import psycopg
+
+    suffix = uuid.uuid4().hex[:8]
+    a, b = f"fb_ab_a_{suffix}", f"fb_ab_b_{suffix}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE public.fb_ab_t_{suffix} (id int PRIMARY KEY)")
+        conn.execute(f"INSERT INTO public.fb_ab_t_{suffix} SELECT generate_series(1, 1000)")
+        for schema in (a, b):
+            conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield suffix, a, b
+        finally:
+            for schema in (a, b):
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.execute(f"DROP TABLE IF EXISTS public.fb_ab_t_{suffix}")
+
+
+def ab_function(dsn: str, schema: str, suffix: str, seconds: float) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE OR REPLACE FUNCTION {schema}.fb_ab_{suffix}(k int) RETURNS int "
+                     f"LANGUAGE sql AS 'SELECT k FROM (SELECT pg_sleep({seconds})) s'")
+
+
+def in_schema(dsn: str, schema: str) -> str:
+    joiner = "&" if "?" in dsn else "?"
+    return f"{dsn}{joiner}options=-c%20search_path%3D{schema}"
+
+
+@pytest.mark.postgres
+def test_pg_ab_same_target_unchanged_slower_target_regressed(
+        pytester: pytest.Pytester, pg_dsn: str, ab_schemas: tuple[str, str, str]) -> None:
+    """Done-when (A/B): one session interleaves short trials A B B A A B B A; the same target
+    twice is UNCHANGED, a second target whose query is 1.4x slower (pg_sleep 5 ms → 7 ms) is
+    REGRESSED, one verdict per test."""
+    suffix, a, b = ab_schemas
+    ab_function(pg_dsn, a, suffix, 0.005)
+    ab_function(pg_dsn, b, suffix, 0.007)
+    pytester.makepyfile(BENCH.format(
+        target=in_schema(pg_dsn, a), table=f"public.fb_ab_t_{suffix}",
+        sql=f"SELECT fb_ab_{suffix}(?)", param='{"int_range": [1, 1000]}', concurrency=2,
+        duration="3s"))
+    # p50: a trial of 0.75 s has too few slow operations for a steady p95 (the first trial's
+    # p95 was 3x the others' when measured on a busy host).
+    gate = "--flakebench-compare-fail=p50:+20%"
+    same = run(pytester, gate, f"--flakebench-ab={in_schema(pg_dsn, a)}", "--junitxml=same.xml")
+    same.assert_outcomes(passed=1)
+    assert compare_verdict(pytester, "same.xml") == "UNCHANGED", same.stdout.str()
+    slower = run(pytester, gate, f"--flakebench-ab={in_schema(pg_dsn, b)}",
+                 "--junitxml=slower.xml")
+    out = slower.stdout.str()
+    assert compare_verdict(pytester, "slower.xml") == "REGRESSED", out
+    slower.assert_outcomes(failed=1)
+    assert "A/B: 4 trials of" in " ".join(out.split())
+    assert out.count("REGRESSED against A/B trials") == 1  # one verdict for the test

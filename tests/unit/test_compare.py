@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
+from pytest_flakebench.compare.ab import compare_ab, order, trial_seconds
 from pytest_flakebench.compare.baseline import parse_request, pick_last_comparable
 from pytest_flakebench.compare.comparable import differences
 from pytest_flakebench.compare.history import spread_of
@@ -297,3 +299,22 @@ def test_power_against_a_real_slowdown() -> None:
     regressed, _trials, counts = false_alarm_rate(20, spec="p95:+10%", seed=13, history=6,
                                                   candidate=Profile(slowdown=1.5))
     assert regressed >= 18, counts
+
+
+def test_ab_interleaves_and_judges_b_against_a_trials() -> None:
+    assert order() == "ABBAABBA"
+    assert trial_seconds(3.0) == 0.75
+    rng = random.Random(31)
+    steady = Profile(seconds=1, ops_per_second=1000, window_sigma=0.02)  # like pg_sleep
+    a = [synthetic_run(rng, steady, run_id=f"a{i}") for i in range(4)]
+    same = [synthetic_run(rng, steady, run_id=f"s{i}") for i in range(4)]
+    slow = [synthetic_run(rng, replace(steady, slowdown=1.4), run_id=f"b{i}")
+            for i in range(4)]
+    unchanged = compare_ab(a, same, parse_spec("p50:+20%"), test="t")
+    assert unchanged.verdict == "UNCHANGED", unchanged.reason
+    regressed = compare_ab(a, slow, parse_spec("p50:+20%"), test="t")
+    assert regressed.verdict == "REGRESSED", regressed.reason
+    p50 = next(m for m in regressed.metrics if m.metric == "p50")
+    assert p50.samples == (16, 16)  # every trial's windows, pooled per side
+    assert "outside the last 4 comparable runs" in p50.reason
+    assert regressed.notes[0].startswith("A/B: 4 trials of")
