@@ -145,7 +145,7 @@ def test_find_max_step_qps_is_its_ops_over_its_seconds(pytester: pytest.Pytester
         @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
                                 mix={{"point_lookup": 100}}, mode="find_max", warmup="0.3s",
                                 find_max={{"start": 2, "step": 2, "step_duration": "1.5s",
-                                           "ceiling": 8, "budget": "8s",
+                                           "ceiling": 6, "budget": "7s",
                                            "min_qps_growth": 0.0, "max_latency_rise": 0.99}})
         def test_find_max():
             pass
@@ -171,3 +171,27 @@ def test_find_max_step_qps_is_its_ops_over_its_seconds(pytester: pytest.Pytester
         # whole samples cover the step: no leftover sliver judged alone, no second left out
         assert 1.4 <= seconds <= 1.5 + 0.3, step
         assert set(spans) == {w["worker_id"] for w in run["workers"]}
+
+
+def test_connections_that_cannot_open_in_time_name_the_worker(pg_dsn: str) -> None:
+    """Each connection takes 3 s to open (post_auth_delay, this session only): the worker's
+    engine gives up at its connect timeout, names itself and sends nothing."""
+    from pytest_flakebench.drivers import open_driver
+    from pytest_flakebench.engine.runner import Engine, EngineConfig
+    from pytest_flakebench.errors import TargetError
+    from pytest_flakebench.workload import KindPlan
+
+    slow = pg_dsn + ("&" if "?" in pg_dsn else "?") + "options=-c%20post_auth_delay%3D3"
+    driver = open_driver(slow)
+    try:
+        config = EngineConfig(plans=[KindPlan("ping", "read", "SELECT 1", lambda ctx: ())],
+                              schedule=[0], connections=3, warmup_s=0.0, duration_s=1.0,
+                              worker_id="gw7", connect_timeout_s=1.0)
+        engine = Engine(config, driver)
+        with pytest.raises(TargetError, match=r"worker gw7: opened 0 of 3 connection\(s\) "
+                                              r"within 1s"):
+            engine.open()
+        assert engine.config.connections == 3
+        assert not any(r.cells != [None, None] for r in engine._recorders)  # nothing sent
+    finally:
+        driver.close()
