@@ -42,6 +42,7 @@ class Prepared:
     plans: dict[str, KindPlan]
     server_version: str
     server_settings: dict[str, str] = field(default_factory=dict)  # for the fingerprint
+    notes: tuple[str, ...] = ()  # what the run should say about how it was prepared
 
     def close(self) -> None:
         """Release the driver's metadata connection."""
@@ -70,7 +71,9 @@ def _profile(driver: Driver, template: Template) -> TableProfile:
                         row_count=rows)
 
 
-KEY_POOL_SIZE = 10_000
+# Non-integer keys are read into memory before load: every key up to this many (about
+# 25 MB for 16-character text keys), else a sample of this many, and the run says so.
+KEY_POOL_SIZE = 250_000
 _JSON_SCALARS = (int, float, str, bool)
 
 
@@ -131,9 +134,15 @@ def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
         samples = {column: _pool(driver, profile, pools, "COLUMN", column, size)
                    for column, size in sample_columns(template).items()}
         key_pool = None
+        notes: list[str] = []
         if profile.key_column.type_class != "int" and _needs_existing_keys(template):
             key_pool = _pool(driver, profile, pools, "KEY", profile.key_column.name,
                              KEY_POOL_SIZE)
+            if len(key_pool) < profile.row_count:
+                notes.append(
+                    f"lookups of {profile.key_column.name!r} draw from {len(key_pool):,} "
+                    f"sampled keys of {profile.row_count:,} (non-integer keys are held in "
+                    f"memory, at most {KEY_POOL_SIZE:,}), plus the keys this run inserts")
         plans = build_plans(template, profile, dialect=driver.dialect,
                             paramstyle=driver.paramstyle, samples=samples,
                             python_ops=python_ops, key_pool=key_pool)
@@ -149,7 +158,7 @@ def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
         driver.close()
         raise
     return Prepared(template=template, driver=driver, profile=profile, plans=plans,
-                    server_version=version, server_settings=settings)
+                    server_version=version, server_settings=settings, notes=tuple(notes))
 
 
 def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id: str = "main",

@@ -18,7 +18,7 @@ class ThreadContext:
         self.inserted = 0  # new keys handed out so far (the stripe ordinal)
         self._seq_n = 0
         self.params: OpParams | None = None  # Python operations' parameter source
-        self.pending_key: int | None = None  # the key of the insert in flight (drawn once done)
+        self.pending_key: object = None  # the key of the insert in flight (drawn once done)
 
     def next_insert_ordinal(self) -> int:
         """0, 1, 2… for this thread; combined with the stripe into a collision-free key."""

@@ -31,6 +31,7 @@ from pytest_flakebench.template_types import (
     MAX_KEY_SPAN,
     MAX_MIN_QPS,
     MAX_QPS,
+    MAX_VALUE_SIZE,
     MIN_QPS,
     DurationS,
     LatencyUs,
@@ -40,6 +41,8 @@ from pytest_flakebench.template_types import (
     TargetText,
     ThinkTime,
     valid_key_column,
+    valid_new_key,
+    valid_update_columns,
 )
 from pytest_flakebench.template_types import STRICT as _STRICT
 from pytest_flakebench.urls import redact_target
@@ -217,6 +220,13 @@ class Template(BaseModel):
     warmup: DurationS = 2.0
     seed: int = Field(default=1, ge=-INT64_MAX, le=INT64_MAX)
     range_size: int = Field(default=100, ge=1, le=MAX_KEY_SPAN)
+    # Built-in writes: size of generated text values (default: the column's declared length,
+    # else a short value), the columns an update writes (default: one chosen per operation
+    # among the non-key columns), and the shape of new non-integer keys (default: a UUID drawn
+    # from the seeded generator).
+    value_size: int | None = Field(default=None, ge=1, le=MAX_VALUE_SIZE)
+    update_columns: Annotated[list[str] | None, AfterValidator(valid_update_columns)] = None
+    new_key: Annotated[str | None, AfterValidator(valid_new_key)] = None
     slo: SLOSpec = Field(default_factory=SLOSpec)
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
     # A/B mode: the other target, trials interleaved (compare/ab.py); never its password.

@@ -68,6 +68,43 @@ def valid_key_column(text: str | None) -> str | None:
     return None if text is None else check_identifier(text, what="key_column")
 
 
+MAX_VALUE_SIZE = 1 << 20
+"""``value_size`` at most 1 MiB: a generated value is built per operation, on the client."""
+
+
+def valid_new_key(pattern: str | None) -> str | None:
+    """``new_key``: a str.format pattern with one field, ``n`` (e.g. ``user{n:012d}``)."""
+    if pattern is None:
+        return None
+    import string
+
+    fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    if fields != {"n"}:
+        raise ValueError(
+            f"new_key must be a pattern with one field {{n}} (the key's ordinal), e.g. "
+            f"'user{{n:012d}}'; got fields {sorted(fields) or 'none'}")
+    try:
+        sample = pattern.format(n=12345)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"new_key {pattern[:80]!r} does not format an integer n: {exc}; "
+                         f"use a format such as {{n}} or {{n:012d}}") from None
+    if len(sample) > 1000:
+        raise ValueError("new_key makes keys longer than 1000 characters: shorten the pattern")
+    return pattern
+
+
+def valid_update_columns(names: list[str] | None) -> list[str] | None:
+    """``update_columns``: one or more plain column names, no repeats."""
+    if names is None:
+        return None
+    if not names:
+        raise ValueError("update_columns must name at least one column (or be left out)")
+    checked = [check_identifier(n, what="update_columns") for n in names]
+    if len({n.lower() for n in checked}) != len(checked):
+        raise ValueError("update_columns names a column twice")
+    return checked
+
+
 TableText = Annotated[str, AfterValidator(valid_table)]
 TargetText = Annotated[str, AfterValidator(check_target)]
 """A target URL (with a supported scheme) or a target name."""

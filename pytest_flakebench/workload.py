@@ -14,6 +14,7 @@ Built-in kinds and the parameters their SQL takes (also for ``sql=`` overrides, 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,7 +83,24 @@ def render_sql(sql: str, paramstyle: str) -> str:
     return to_format_style(sql) if paramstyle == "format" else sql
 
 
-def _value_maker(col: Column, dialect: str) -> Callable[[ThreadContext], object]:
+DEFAULT_TEXT_SIZE = 100  # a declared text length above this still gets 100 characters
+
+
+def text_size(col: Column, value_size: int | None) -> int | None:
+    """Characters of a generated text value: ``value_size``, else the column's declared
+    length up to 100 (a YCSB field), else None (a short value)."""
+    if value_size is not None:
+        if col.max_length is not None and value_size > col.max_length:
+            raise TargetError(
+                f"value_size={value_size} does not fit column {col.name!r} "
+                f"({col.type_name}, at most {col.max_length}): lower value_size or name the "
+                f"columns to write with update_columns")
+        return value_size
+    return min(col.max_length, DEFAULT_TEXT_SIZE) if col.max_length else None
+
+
+def _value_maker(col: Column, dialect: str,
+                 value_size: int | None = None) -> Callable[[ThreadContext], object]:
     """A generator of plausible values for a non-key column, by its type class."""
     tc = col.type_class
     if tc == "int":
@@ -94,8 +112,12 @@ def _value_maker(col: Column, dialect: str) -> Callable[[ThreadContext], object]
             return lambda ctx: round(ctx.rng.random() * 1000, 2)
         return lambda ctx: Decimal(ctx.rng.randint(0, 100_000)) / 100
     if tc == "text":
-        limit = col.max_length or 64
-        return lambda ctx: f"fb-{ctx.rng.getrandbits(40):x}"[:limit]
+        size = text_size(col, value_size)
+        if size is None:
+            return lambda ctx: f"fb-{ctx.rng.getrandbits(40):x}"
+        half = (size + 1) // 2
+        # randbytes + hex: ~1 µs for 100 characters, outside the timed region
+        return lambda ctx: ctx.rng.randbytes(half).hex()[:size]
     if tc == "bool":
         if dialect == "sqlite":
             return lambda ctx: int(ctx.rng.random() < 0.5)
@@ -115,7 +137,8 @@ def _value_maker(col: Column, dialect: str) -> Callable[[ThreadContext], object]
     if tc == "json":
         return lambda ctx: f'{{"fb": {ctx.rng.randint(1, 1_000_000)}}}'
     if tc == "bytes":
-        return lambda ctx: ctx.rng.randbytes(16)
+        size = value_size or 16
+        return lambda ctx: ctx.rng.randbytes(size)
     if col.nullable:
         return lambda ctx: None
     raise TargetError(
@@ -126,19 +149,31 @@ def _value_maker(col: Column, dialect: str) -> Callable[[ThreadContext], object]
 
 
 class _Keys:
-    """Existing and new keys of the profiled key column."""
+    """Existing and new keys of the profiled key column.
+
+    Integer keys: the profiled range plus the keys this run's inserts committed. Other keys
+    (text, UUID): the key pool read in preflight (every key up to ``KEY_POOL_SIZE``, else a
+    sample of that many) plus the keys this run's inserts committed, so ``latest`` reads new
+    text keys too. New non-integer keys come from the seeded generator (a UUID) or from the
+    ``new_key`` pattern, so two runs with one seed insert the same keys.
+    """
 
     def __init__(self, profile: TableProfile, dialect: str, spec: KeySpec,
-                 pool: list[object] | None = None) -> None:
+                 pool: list[object] | None = None, *, new_key: str | None = None) -> None:
         self.profile = profile
         self.dialect = dialect
         self.col = profile.key_column
         self.spec = spec
-        self.pool = pool  # sampled keys of a non-integer key column
+        self.pool = pool  # the preflight's keys of a non-integer key column
+        self.new_key_pattern = new_key
         self._drawer: Callable[[ThreadContext], Any] | None = None
         # Keys this process's inserts committed, in commit order: lookups draw from the
         # profiled range plus these, so they never hit a key that was never written.
         self.inserted: list[int] = []
+        # Non-integer keys: the committed keys themselves, and their positions after the pool
+        # (what the distributions draw over); both appended under ``_lock``.
+        self.inserted_values: list[object] = []
+        self._lock = threading.Lock()
 
     def require_existing(self, kind: str) -> tuple[int, int]:
         p = self.profile
@@ -160,10 +195,16 @@ class _Keys:
                 raise TargetError(f"{kind} needs existing keys but {self.profile.info.table} "
                                   f"has no rows: load data first")
             if self._drawer is None:
-                pool = self.pool
-                # The distribution runs over the sampled keys' positions.
-                index = key_drawer(self.spec, 0, len(pool) - 1, new_key_base=len(pool))
-                self._drawer = lambda ctx: pool[index(ctx)]
+                pool, base = self.pool, len(self.pool)
+                added = self.inserted_values
+                # The distribution runs over positions: the pool's, then the inserted keys'.
+                index = key_drawer(self.spec, 0, base - 1, inserted=self.inserted)
+
+                def draw(ctx: ThreadContext) -> object:
+                    i = index(ctx)
+                    return pool[i] if i < base else added[i - base]
+
+                self._drawer = draw
             return self._drawer
         lo, hi = self.require_existing(kind)
         if self._drawer is None:
@@ -172,21 +213,34 @@ class _Keys:
         return self._drawer
 
     def commit(self) -> Callable[[ThreadContext], None] | None:
-        """After a successful insert: its key exists (integer keys only)."""
-        if self.col.type_class != "int":
-            return None
+        """After a successful insert: its key exists."""
         inserted = self.inserted
+        if self.col.type_class == "int":
 
-        def commit(ctx: ThreadContext) -> None:
+            def commit(ctx: ThreadContext) -> None:
+                key = ctx.pending_key
+                if isinstance(key, int):
+                    ctx.pending_key = None
+                    inserted.append(key)  # atomic under the GIL; readers only index and len()
+
+            return commit
+        if self.pool is None:
+            return None  # nothing reads existing keys in this mix
+        values, base, lock = self.inserted_values, len(self.pool), self._lock
+
+        def commit_value(ctx: ThreadContext) -> None:
             key = ctx.pending_key
             if key is not None:
                 ctx.pending_key = None
-                inserted.append(key)  # atomic under the GIL; readers only index and len()
+                with lock:  # the value first, then its position: a drawn position exists
+                    values.append(key)
+                    inserted.append(base + len(values) - 1)
 
-        return commit
+        return commit_value
 
     def new_key(self) -> Callable[[ThreadContext], object]:
-        if self.col.type_class == "int":
+        tc = self.col.type_class
+        if tc == "int":
             base = (self.profile.key_max or 0) + 1
 
             def new(ctx: ThreadContext) -> int:
@@ -195,9 +249,27 @@ class _Keys:
                 return key
 
             return new
-        if self.col.type_class in ("uuid", "text"):
-            as_text = self.dialect == "sqlite" or self.col.type_class == "text"
-            return lambda ctx: (str(uuid.uuid4()) if as_text else uuid.uuid4())
+        pattern = self.new_key_pattern
+        if pattern is not None and tc == "text":
+
+            def new_text(ctx: ThreadContext) -> object:
+                # the stripe ordinal: unique over every thread, worker and host, seed-free
+                key = pattern.format(n=ctx.global_index + ctx.next_insert_ordinal() * ctx.stride)
+                ctx.pending_key = key
+                return key
+
+            return new_text
+        if tc in ("uuid", "text"):
+            as_text = self.dialect == "sqlite" or tc == "text"
+
+            def new_uuid(ctx: ThreadContext) -> object:
+                # from the thread's seeded generator: one seed, the same keys
+                key = uuid.UUID(int=ctx.rng.getrandbits(128), version=4)
+                value: object = str(key) if as_text else key
+                ctx.pending_key = value
+                return value
+
+            return new_uuid
         raise TargetError(
             f"insert cannot make new values for key column {self.col.name!r} "
             f"({self.col.type_name}): override it with sql={{'insert': ...}}"
@@ -224,19 +296,7 @@ def _builtin_sql(kind: str, template: Template, profile: TableProfile,
         return (f"{tag}SELECT * FROM {table} WHERE {key} BETWEEN ? AND ? ORDER BY {key}",
                 lambda ctx: (lo := draw(ctx), lo + width))
     if kind == "update":
-        draw = keys.existing(kind)
-        targets = [c for c in profile.info.columns
-                   if c.name != profile.key_column.name and c.name not in profile.info.primary_key
-                   and c.type_class in ("int", "float", "decimal", "text", "bool", "timestamp")]
-        if not targets:
-            raise TargetError(
-                f"update needs a non-key column to change in {profile.info.table}: override it "
-                f"with sql={{'update': 'UPDATE {{table}} SET ... WHERE id = ?'}}"
-            )
-        col = targets[0]
-        make = _value_maker(col, keys.dialect)
-        return (f"{tag}UPDATE {table} SET {_q(col.name)} = ? WHERE {key} = ?",
-                lambda ctx: (make(ctx), draw(ctx)))
+        return _update_sql(tag, template, profile, keys)
     # insert: the key (unless the database generates it) plus every column without a default
     cols: list[Column] = []
     makers: list[Callable[[ThreadContext], object]] = []
@@ -247,13 +307,64 @@ def _builtin_sql(kind: str, template: Template, profile: TableProfile,
         if col.name == profile.key_column.name or col.has_default:
             continue
         cols.append(col)
-        makers.append(_value_maker(col, keys.dialect))
+        makers.append(_value_maker(col, keys.dialect, template.value_size))
     if not cols:
         return f"{tag}INSERT INTO {table} DEFAULT VALUES", lambda ctx: ()
     names = ", ".join(_q(c.name) for c in cols)
     marks = ", ".join("?" for _ in cols)
     return (f"{tag}INSERT INTO {table} ({names}) VALUES ({marks})",
             lambda ctx: tuple(m(ctx) for m in makers))
+
+
+# Columns a default update may pick; update_columns may also name bytes columns.
+UPDATABLE = ("int", "float", "decimal", "text", "bool", "timestamp")
+
+
+def _update_sql(tag: str, template: Template, profile: TableProfile,
+                keys: _Keys) -> tuple[str, ParamMaker]:
+    """The built-in update: ``update_columns`` all written by every operation; by default one
+    column chosen per operation among the non-key columns (as YCSB's update does)."""
+    info, table, key = profile.info, profile.info.table.quoted(), _q(profile.key_column.name)
+    draw = keys.existing("update")
+    non_key = [c for c in info.columns
+               if c.name != profile.key_column.name and c.name not in info.primary_key]
+    if template.update_columns is not None:
+        targets = []
+        for name in template.update_columns:
+            col = info.require_column(name)
+            if col not in non_key or col.type_class not in (*UPDATABLE, "bytes"):
+                raise TargetError(
+                    f"update_columns: {col.name!r} ({col.type_name}) is a key column or of a "
+                    f"type flakebench cannot generate: name other columns, or override it with "
+                    f"sql={{'update': ...}}")
+            targets.append(col)
+    else:
+        targets = [c for c in non_key if c.type_class in UPDATABLE]
+    if not targets:
+        raise TargetError(
+            f"update needs a non-key column to change in {info.table}: override it "
+            f"with sql={{'update': 'UPDATE {{table}} SET ... WHERE id = ?'}}"
+        )
+    makers = [_value_maker(c, keys.dialect, template.value_size) for c in targets]
+    if template.update_columns is not None or len(targets) == 1:
+        sets = ", ".join(f"{_q(c.name)} = ?" for c in targets)
+        return (f"{tag}UPDATE {table} SET {sets} WHERE {key} = ?",
+                lambda ctx: (*(m(ctx) for m in makers), draw(ctx)))
+    # One prepared statement that changes one column per operation: CASE on a chosen index
+    # keeps every other column as it was (the same value: no index entry changes).
+    sets = ", ".join(f"{_q(c.name)} = CASE WHEN ? = {i} THEN ? ELSE {_q(c.name)} END"
+                     for i, c in enumerate(targets))
+    n = len(targets)
+
+    def params(ctx: ThreadContext) -> tuple[object, ...]:
+        chosen = int(ctx.rng.random() * n)
+        out: list[object] = []
+        for i, make in enumerate(makers):
+            out += (chosen, make(ctx) if i == chosen else None)
+        out.append(draw(ctx))
+        return tuple(out)
+
+    return f"{tag}UPDATE {table} SET {sets} WHERE {key} = ?", params
 
 
 def _override(kind: str, sql: str, keys: _Keys, range_size: int) -> ParamMaker:
@@ -377,7 +488,7 @@ def build_plans(template: Template, profile: TableProfile, *, dialect: str,
                 python_ops: dict[str, PythonOp] | None = None,
                 key_pool: list[object] | None = None) -> dict[str, KindPlan]:
     """One plan per kind with a positive weight; raises ``TargetError`` before any load."""
-    keys = _Keys(profile, dialect, template.keys, key_pool)
+    keys = _Keys(profile, dialect, template.keys, key_pool, new_key=template.new_key)
     table = profile.info.table.quoted()
     plans: dict[str, KindPlan] = {}
     for kind in template.weights():

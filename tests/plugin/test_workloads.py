@@ -200,7 +200,7 @@ def test_text_keys_come_from_a_cached_value_pool(pytester: pytest.Pytester, pg_d
         pools = db.execute("SELECT POOL_KIND, COLUMN_NAME, SAMPLE_SIZE, ROW_COUNT FROM "
                            "TEMPLATE_VALUE_POOLS").fetchall()
         db.close()
-        assert pools == [("KEY", "code", 10_000, 5000)]  # sampled once, reused by the 2nd run
+        assert pools == [("KEY", "code", 250_000, 5000)]  # read once, reused by the 2nd run
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
