@@ -48,6 +48,10 @@ class XdistHooks:
         """Before xdist starts its workers: an unusable store (or control plane) is one clear
         error now, not an INTERNALERROR from the scheduler later."""
         bench = self.bench
+        if (not bench.is_worker and bench.settings.enabled and bench.settings.ab
+                and session.config.pluginmanager.get_plugin("dsession") is not None):
+            raise pytest.UsageError("--flakebench-ab: A/B mode interleaves its trials in one "
+                                    "process: run it with -n 0")
         if (bench.is_worker or not bench.settings.enabled or bench.settings.store_url is None
                 or session.config.pluginmanager.get_plugin("dsession") is None):
             return
@@ -110,7 +114,9 @@ class XdistHooks:
             return
         from pytest_flakebench.plugin import TEMPLATE_KEY
 
-        ids = [item.nodeid for item in session.items if TEMPLATE_KEY in item.stash]
+        # A/B tests (ab=) are not dispatched: they fail at once with "run it with -n 0".
+        ids = [item.nodeid for item in session.items if TEMPLATE_KEY in item.stash
+               and not item.stash[TEMPLATE_KEY].ab]
         if ids:
             self.bench.plane().publish_benchmarks(self.bench.session_id, ids)
 
@@ -122,6 +128,8 @@ class XdistHooks:
         bench = self.bench
         if not (bench.is_worker and bench.settings.enabled and TEMPLATE_KEY in item.stash):
             return None
+        if item.stash[TEMPLATE_KEY].ab:
+            return None  # not dispatched: the test says why A/B mode needs -n 0
         plane = bench.plane()
         deadline = time.monotonic() + 30
         run = plane.find_run(bench.session_id, item.nodeid)

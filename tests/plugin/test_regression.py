@@ -348,3 +348,20 @@ def test_pg_ab_same_target_unchanged_slower_target_regressed(
     slower.assert_outcomes(failed=1)
     assert "A/B: 4 trials of" in " ".join(out.split())
     assert out.count("REGRESSED against A/B trials") == 1  # one verdict for the test
+
+
+def test_ab_mode_under_xdist_is_one_clear_error(pytester: pytest.Pytester,
+                                                lookup_db: Path) -> None:
+    """A/B interleaves its trials in one process: under -n 2 it says so, before any load and
+    without an INTERNALERROR (the option at start, the marker field in the test)."""
+    pytester.makepyfile(sqlite_bench(duration="1s"))
+    result = run(pytester, "-n", "2", "--flakebench-ab=sqlite:///demo.db")
+    result.stderr.fnmatch_lines(["*--flakebench-ab: A/B mode interleaves its trials in one "
+                                 "process: run it with -n 0*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    pytester.makepyfile(sqlite_bench(duration="1s").replace(
+        'warmup="0.3s",', 'warmup="0.3s", ab="sqlite:///demo.db",'))
+    result = run(pytester, "-n", "2")
+    result.stdout.fnmatch_lines(["*A/B mode (ab= / --flakebench-ab) interleaves its trials in "
+                                 "one process: run it with -n 0*"])
+    assert "INTERNALERROR" not in result.stdout.str()
