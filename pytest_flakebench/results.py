@@ -160,6 +160,7 @@ class Snapshot:
     histogram: str
     active_connections: int = 0  # connections the worker was told to keep busy
     span_s: float = 0.0  # the interval's length on the worker's clock (0: not recorded)
+    client_cpu: float = 0.0  # the worker process's CPU over the interval, share of one core
 
     def to_dict(self) -> dict[str, Any]:
         """Builtins only."""
@@ -266,6 +267,8 @@ class RunResult:
     # Within-run sub-second windows (compare/samples.py) and host noise (hostnoise.py).
     samples: dict[str, Any] = field(default_factory=dict)
     host: dict[str, Any] = field(default_factory=dict)
+    # the client processes: bound, cpu, interpreter waits, schedule_error_p50/p99_us (qps)
+    client: dict[str, Any] = field(default_factory=dict)
 
     @property
     def breaches(self) -> tuple[SLOCheck, ...]:
@@ -287,6 +290,7 @@ class RunResult:
             "mode": self.mode,
             "connections": self.connections,
             "connections_used": self.connections_used,
+            "client": self.client,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "measurement_s": self.measurement_s,
@@ -323,6 +327,7 @@ class RunResult:
             mode=data["mode"],
             connections=data["connections"],
             connections_used=data.get("connections_used", 0),
+            client=dict(data.get("client", {})),
             started_at=data["started_at"],
             ended_at=data["ended_at"],
             measurement_s=data["measurement_s"],

@@ -13,6 +13,7 @@ from typing import Any
 
 from pytest_flakebench import __version__
 from pytest_flakebench.assemble import stats_from_aggregate
+from pytest_flakebench.client_bound import judge_client
 from pytest_flakebench.engine.recorder import Cell
 from pytest_flakebench.fingerprint import make_fingerprint
 from pytest_flakebench.results import (
@@ -67,6 +68,7 @@ class Measured:
     samples: dict[str, Any] = field(default_factory=dict)  # sub-second windows
     host: dict[str, Any] = field(default_factory=dict)  # host noise
     unavailable_s: float = 0.0  # no success while operations failed (the worst worker's)
+    clients: tuple[dict[str, Any], ...] = ()  # each worker's own CPU figures (worker_id, cpu…)
 
 
 def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_id: str,
@@ -99,6 +101,10 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
         messages.append(f"UNAVAILABLE: no successful operation for "
                         f"{measured.unavailable_s:.2f}s of the {measured.measurement_s:.1f}s "
                         f"window while operations failed")
+    client, client_note = judge_client(measured.clients, mode=template.mode,
+                                       connections=used, qps=overall.qps)
+    if client_note:
+        messages.append(client_note)
     verdict: Verdict = "PASSED"
     if measured.status == "CANCELLED":
         verdict = "FAILED"
@@ -128,7 +134,7 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
             workers=sum(1 for w in measured.workers if w.connections > 0),
             plugin_version=__version__),
         target_kind=meta.target_kind, target=meta.target, table=meta.table, mode=template.mode,
-        connections=measured.connections, connections_used=used,
+        connections=measured.connections, connections_used=used, client=client,
         started_at=measured.started_at,
         ended_at=measured.ended_at, measurement_s=measured.measurement_s,
         warmup_s=measured.warmup_s, overall=overall, kinds=kinds, slo=checks,

@@ -479,6 +479,8 @@ def result_from_reports(template: Template, reports: list[WorkerReport], *, run_
         warmup_s=warmup_s, started_at=started_at, ended_at=time.time(), status=status,
         connections=sum(split.values()), workers=tuple(workers),
         connections_allowed=sum((threads or split).values()),
+        clients=tuple(dict(r.payload.get("client") or {}, worker_id=r.worker_id)
+                      for r in reports if r.payload.get("client")),
         snapshots=tuple(snapshots_of(payloads)), messages=messages,
         partial_fails=partial_fails, control=control, queries=tuple(queries_of(payloads)),
         samples=samples_of(payloads), host=host_of(payloads),

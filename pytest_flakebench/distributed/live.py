@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_flakebench.client_bound import CLIENT_BOUND_CPU
 from pytest_flakebench.control.plane import Heartbeat
 from pytest_flakebench.histogram import LatencyHistogram
 from pytest_flakebench.units import format_us
@@ -25,6 +26,7 @@ class LiveView:
     latest: dict[str, str] = field(default_factory=dict)  # worker: newest interval histogram
     beat_seen: dict[str, float] = field(default_factory=dict)  # worker: last heartbeat parsed
     snaps: list[dict[str, Any]] = field(default_factory=list)  # every snapshot seen, once
+    client_cpu: dict[str, float] = field(default_factory=dict)  # worker: its last second's CPU
 
     def absorb(self, heartbeats: Sequence[Heartbeat]) -> None:
         """Take in each worker's newest snapshot (each one counted once)."""
@@ -44,6 +46,7 @@ class LiveView:
         self.seen.add(key)
         self.snaps.append(snap)
         self.latest_qps[worker_id] = float(snap["qps"])
+        self.client_cpu[worker_id] = float(snap.get("client_cpu", 0.0))
         self.latest[worker_id] = snap["histogram"]
         if snap["phase"] == "MEASUREMENT":
             self.measured.add_encoded(snap["histogram"])
@@ -62,6 +65,11 @@ class LiveView:
             workers += f", {stale} stale"
         if dead:
             workers += f", {dead} dead"
+        busy = [w for w, cpu in self.client_cpu.items() if cpu >= CLIENT_BOUND_CPU]
+        if busy:
+            # the client, not the database, may be the ceiling: say so while it runs
+            workers += (f"  client-bound: {busy[0]} at {self.client_cpu[busy[0]]:.0%} CPU, "
+                        f"spread over processes with -n {2 * len(self.client_cpu)}")
         return "  ".join([
             f"flakebench {self.name}", phase, f"{elapsed_s:4.0f}s/{self.total_s:.0f}s",
             f"qps {sum(self.latest_qps.values()):,.0f}", f"p50 {format_us(p50)}",

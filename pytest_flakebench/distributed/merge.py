@@ -67,6 +67,7 @@ def worker_payload(outcome: EngineOutcome | None, *, worker_id: str, host: str,
                  "unavailable_s": outcome.unavailable_s,
                  "started_at": outcome.started_at, "ended_at": outcome.ended_at}
         messages = [*outcome.messages, *messages]
+        extra["client"] = outcome.client
     return {"v": PAYLOAD_VERSION, "worker_id": worker_id, "host": host, "status": status,
             "connections": connections, "kinds": kinds, "snapshots": snapshots,
             "messages": list(messages), "meta": dict(meta or {}), "queries": extra_queries,

@@ -195,7 +195,7 @@ class Cuts:
             errors=merged.errors, in_flight=in_flight, qps=merged.ops / span_s,
             p50_us=p50, p95_us=p95, p99_us=p99,
             histogram=merged.hist.encode(), active_connections=shared.active,
-            span_s=round(span_s, 6),
+            span_s=round(span_s, 6), client_cpu=round(engine._meter.interval_cpu, 3),
         )
         self.snapshots.append(snapshot)
         if engine.on_tick is not None:

@@ -110,7 +110,8 @@ class Tally:
 class ThreadRecorder:
     """Interval tallies of one thread, indexed by ``phase * kind_count + kind_index``."""
 
-    __slots__ = ("_kind_count", "cells", "in_flight", "lock", "queries")
+    __slots__ = ("_kind_count", "cells", "in_flight", "lock", "queries", "schedule_error",
+                 "spin_ns")
 
     def __init__(self, kind_count: int) -> None:
         self._kind_count = kind_count
@@ -121,6 +122,10 @@ class ThreadRecorder:
         # Sampled per-query records: (kind, phase, t0_ns, latency_us, ok, error code); this
         # thread appends, the engine reads them once every thread has left.
         self.queries: list[tuple[int, int, int, int, bool, str | None]] = []
+        # Open loop, written under ``lock``: start error (µs late) -> count of the operations
+        # that waited for their intended time, and the ns this thread spent spinning.
+        self.schedule_error: dict[int, int] = {}
+        self.spin_ns = 0
 
     def ok(self, phase: int, kind: int, latency_us: int) -> None:
         """Record a successful operation."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_flakebench.drivers.base import Driver, DriverConnection
+from pytest_flakebench.engine.client import ClientMeter
 from pytest_flakebench.engine.cuts import Cuts, Tick
 from pytest_flakebench.engine.fine import WINDOW_S
 from pytest_flakebench.engine.loops import load_loop
@@ -100,6 +101,8 @@ class EngineOutcome:
     queries: list[tuple[str, str, float, int, bool, str | None]] = field(default_factory=list)
     fine: dict[str, list[Any]] = field(default_factory=dict)  # sub-second windows (fine.py)
     host: dict[str, Any] = field(default_factory=dict)  # host noise (hostnoise.py), by the caller
+    # this process as a client: CPU share, interpreter waits, open-loop start error
+    client: dict[str, Any] = field(default_factory=dict)
 
 
 class _Shared:
@@ -137,6 +140,8 @@ class Engine:
                                if config.active_connections is not None else config.connections)
         self._kinds = [p.kind for p in config.plans]
         self._recorders = [ThreadRecorder(len(config.plans)) for _ in range(config.connections)]
+        recorders = self._recorders
+        self._meter = ClientMeter(clock, lambda: sum(r.spin_ns for r in recorders))
         # The ticker sleeps on one semaphore: threads release it when they exit, and
         # request_tick() releases it (counted in _wakes) to cut the current interval early.
         self._done = threading.Semaphore(0)
@@ -385,6 +390,8 @@ class Engine:
         interrupt: BaseException | None = None
         messages: list[str] = []
         planned_end = start_ns + int((cfg.warmup_s + cfg.duration_s) * NS)
+        meter = self._meter
+        meter.start()
         safety_end = planned_end + int(cfg.safety_s * NS)
         tick_ns = int(cfg.tick_s * NS)
         try:
@@ -406,6 +413,7 @@ class Engine:
                     self.finish()
                 if cfg.mode == "qps" and now < shared.end_ns:
                     self._grow_if_behind(now)
+                meter.tick(now, shared.measure_ns, shared.end_ns)
                 cuts.advance(due=due, wake=taken == "wake", planned_end=planned_end)
         except BaseException as exc:  # Ctrl-C, pytest-timeout, …: stop, drain, keep the data
             interrupt = exc
@@ -418,6 +426,13 @@ class Engine:
                 if taken == "exit":
                     remaining -= 1
         end_now = self.clock()
+        meter.tick(end_now, shared.measure_ns, shared.end_ns)
+        meter.close()
+        schedule_error: dict[int, int] = {}
+        for rec in self._recorders:
+            with rec.lock:
+                for value, count in rec.schedule_error.items():
+                    schedule_error[value] = schedule_error.get(value, 0) + count
         if cfg.mode == "qps" and interrupt is None:
             self._drop_unclaimed()
         cuts.final(end_now, planned_end)
@@ -455,6 +470,7 @@ class Engine:
             messages=messages,
             interrupt=interrupt,
             fine=cuts.fine.to_dict() if len(cuts.fine) else {},
+            client=meter.summary(schedule_error),
         )
 
 

@@ -1,0 +1,110 @@
+"""The harness's own limits: how precisely the open loop starts operations, and whether the
+client process (not the database) capped the figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.plugin.test_sqlite_benchmarks import make_orders_db
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+PRECISION = """
+import pytest
+
+LOOKUP = dict(target="sqlite:///demo.db", table="orders", mix={"point_lookup": 100},
+              duration="2s", warmup="0.2s", concurrency=1)
+
+@pytest.mark.flakebench(**LOOKUP)
+def test_closed():
+    pass
+
+@pytest.mark.flakebench(**LOOKUP, think_time="5ms")
+def test_closed_paced():
+    pass
+
+@pytest.mark.flakebench(**LOOKUP, mode="qps", qps=200, slo={"max_late": "100%"})
+def test_open():
+    pass
+"""
+
+
+def quiet() -> bool:
+    """Fewer runnable tasks than cores over the last minute (Linux; else assume quiet)."""
+    try:
+        load = float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return load < (os.cpu_count() or 1)
+
+
+def test_open_loop_starts_operations_on_time(pytester: pytest.Pytester) -> None:
+    # A SQLite point lookup takes a few µs: the open loop's p50 (measured from the intended
+    # start) can only match the closed loop's if the harness starts operations within µs of
+    # their time (sleep, then spin the last stretch). All runs in the same test.
+    make_orders_db(pytester.path / "demo.db")
+    pytester.makepyfile(PRECISION)
+    result = pytester.runpytest("--flakebench", "--flakebench-json=out.json",
+                                "--flakebench-store=none", "-p", "no:xdist")
+    result.assert_outcomes(passed=3)
+    runs = {r["test"].rsplit("::", 1)[-1]: r
+            for r in json.loads((pytester.path / "out.json").read_text())["runs"]}
+    closed, paced, opened = (runs[t]["overall"]["p50_us"]
+                             for t in ("test_closed", "test_closed_paced", "test_open"))
+    client = runs["test_open"]["client"]
+    seen = (f"open p50 {opened}us, closed p50 {closed}us, closed with 5 ms think time p50 "
+            f"{paced}us, load {os.getloadavg()}, client {client}")
+    assert client["schedule_error_p50_us"] <= client["schedule_error_p99_us"], seen
+    assert "schedule_error_p99_us" not in runs["test_closed"]["client"], seen
+    # The harness's own start error: against a closed loop with the same idle gaps between
+    # operations, whatever the machine's load (a gap lets other processes evict the caches).
+    assert opened - paced <= 25, seen
+    if quiet():
+        # The issue's figure, back to back: holds on a quiet machine; on a loaded one the
+        # 5 ms gaps alone cost 20-40 µs of cold caches (benchmarks/README.md).
+        assert opened - closed <= 25, seen
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("load", ["full", "qps100"])
+def test_a_client_bound_run_says_so_and_how_to_spread_it(
+        pytester: pytest.Pytester, pg_dsn: str, pg_orders: str, load: str) -> None:
+    # One process, 4 connections as fast as they go: the interpreter (one thread at a time) is
+    # the ceiling, not PostgreSQL. At 100 operations/s the client has room.
+    pacing = 'mode="qps", qps=100' if load == "qps100" else ""
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
+                                mix={{"point_lookup": 100}}, concurrency=4, duration="3s",
+                                warmup="0.5s", {pacing})
+        def test_load():
+            pass
+        """
+    )
+    result = pytester.runpytest("--flakebench", "--flakebench-json=out.json",
+                                "--flakebench-store=none", "-p", "no:xdist")
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    client = run["client"]
+    out = result.stdout.str()
+    if load == "full":
+        # cpu + cpu_wait: on a CPU or queued for one. On a quiet machine 4 connections at full
+        # speed keep the one interpreter busy; on a machine loaded by other work the server's
+        # backends queue too, the client may really not be the bottleneck, and it must not say
+        # it is: there the note and the figures must agree.
+        demand = client["cpu"] + client["cpu_wait"]
+        if quiet():
+            assert client["bound"] is True, client
+        assert client["bound"] is (demand >= 0.9), client
+        if client["bound"]:
+            result.stdout.fnmatch_lines(["note: *CLIENT_BOUND*qps*is the client's ceiling*-n *"])
+        else:
+            assert "CLIENT_BOUND" not in out
+    else:
+        assert client["bound"] is False, client
+        assert "CLIENT_BOUND" not in out
