@@ -5,8 +5,10 @@ so as fast as the server answers) under ``pytest --flakebench -n 2`` for ``--sec
 (600 for the published figure), and samples the resident set size (``VmRSS`` from
 ``/proc/PID/status``) of the pytest process and of every descendant (the xdist workers) every
 ``--every`` seconds. It reports, per process, the RSS at the first sample after ``--settle``
-seconds of load (60 by default: imports, connections, the first histograms and the store are in
-place by then) and at the end, and the growth between them. Target: growth <= 10 MB per process.
+seconds (60 by default: imports, connections, the first histograms and the store are in place by
+then) and at the last sample within ``--seconds`` (still under load: the run starts a few seconds
+after the process), the growth between them, and the peak (which includes the end of the run:
+merging, reporting). Target: growth <= 10 MB per process.
 
 Usage::
 
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.every:g} s, growth from the first sample after {args.settle:g} s to the last")
     report = []
     for pid, series in samples.items():
-        settled = [kb for t, kb in series if t >= args.settle]
+        settled = [kb for t, kb in series if args.settle <= t <= args.seconds]
         if len(settled) < 2:
             continue  # a short-lived helper process (e.g. a shell), not part of the run
         growth_mb = (settled[-1] - settled[0]) / 1024
