@@ -442,6 +442,9 @@ class RunDriver:
         finally:
             book.set_status(status, phase="COOLDOWN", result_json=result_json,
                             cancellation_reason=self.cancelled)
+            if book.offline is not None and self.c.handoff is not None:
+                # the store went away while the run was being stored (at STOPPING)
+                self.c.handoff.put_result(self.run_id, status, result_json, self.cancelled)
         if self.c.show is not None:
             self.c.show(final_line(result), True)
 

@@ -25,6 +25,7 @@ from pytest_flakebench.errors import FlakebenchError
 from pytest_flakebench.stores.base import ResultStore
 
 RECOVER_AFTER_S = 60.0
+JOIN_GRACE_S = 120.0  # the default --flakebench-join-timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,10 @@ def recover_runs(plane: ControlPlane, store: ResultStore | None, *,
     for run in plane.unfinished_runs():
         hbs = plane.heartbeats(run.run_id)
         last = max([run.updated_at, *(h.last_heartbeat for h in hbs)])
-        if now - last < quiet_for_s:
+        # A PREPARED run may be waiting for its workers to join (quietly, up to the join
+        # timeout, default 120 s): give it that long too.
+        wait = quiet_for_s + (JOIN_GRACE_S if run.status == "PREPARED" and not hbs else 0.0)
+        if now - last < wait:
             continue  # possibly alive: a controller of another session may still drive it
         done.append(_recover(plane, store, run, [h.result_json for h in hbs if h.result_json],
                              quiet_s=now - last))

@@ -271,11 +271,14 @@ class Connections:
             return conn
         try:
             conn = self.backend.connect()
-        except StoreError:
+        except StoreError as exc:
+            exc.connect_failed = True  # type: ignore[attr-defined]  # call() retries these
             raise
         except Exception as exc:
-            raise StoreError(f"{self.role} {self.shown} is unreachable: "
-                             f"{self.backend.reason(exc)}; is the server running?") from exc
+            error = StoreError(f"{self.role} {self.shown} is unreachable: "
+                               f"{self.backend.reason(exc)}; is the server running?")
+            error.connect_failed = True  # type: ignore[attr-defined]
+            raise error from exc
         if self._on_connect is not None:
             try:
                 self._on_connect(conn)
@@ -328,10 +331,8 @@ class Connections:
                     if delays is not None:
                         self._outage_over(started)
                     return result
-                lost = self.backend.lost(failure) or (
-                    isinstance(failure, StoreError) and self._ever_connected
-                    and isinstance(failure.__cause__, Exception)
-                    and self.backend.lost(failure.__cause__))
+                # a lost connection, or no new one yet (the server is still down)
+                lost = self.backend.lost(failure) or getattr(failure, "connect_failed", False)
                 if lost:
                     self._drop()
             if not (lost and retry and self._ever_connected):

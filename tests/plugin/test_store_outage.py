@@ -115,7 +115,9 @@ def test_store_restarted_mid_run_keeps_the_whole_run(project: Path, owned_pg_ctl
 def test_store_gone_for_the_rest_of_the_run_is_spooled_then_uploaded(
         project: Path, owned_pg_ctl: PgCluster, workers: str) -> None:
     url = _store(owned_pg_ctl)
-    proc = _start(project, url, "-n", workers, "--flakebench-store-outage=2")
+    secret = f"pw-{uuid.uuid4().hex[:12]}"  # trust auth accepts it; it must never be written
+    with_password = url.replace("postgres@", f"postgres:{secret}@")
+    proc = _start(project, with_password, "-n", workers, "--flakebench-store-outage=2")
     _wait_measuring(url, proc)
     owned_pg_ctl.stop()
     try:
@@ -136,12 +138,14 @@ def test_store_gone_for_the_rest_of_the_run_is_spooled_then_uploaded(
     assert "stored in" not in out
     assert stat.S_IMODE(spooled[0].stat().st_mode) == 0o600
     body = spooled[0].read_text()
-    assert "destination" in body
+    assert json.loads(body)["destination"] == {"url": url, "secret_removed": True}
+    assert secret not in body
+    assert secret not in out
     # upload: to the recorded destination by default, once
     upload = [sys.executable, "-m", "pytest_flakebench.cli.main", "upload"]
     done = subprocess.run(upload, cwd=project, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"to {url}" in done.stdout.replace("\n", "")
+    assert f"to {url}" in done.stdout.replace("\n", "")  # where it was going, no password
     again = subprocess.run(upload, cwd=project, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stdout + again.stderr
     stored = _rows(url, "SELECT RUN_ID, TOTAL_OPS FROM flakebench.TEST_RESULTS "
