@@ -9,12 +9,19 @@ from collections.abc import Callable
 class ThreadContext:
     """Per-thread state of the parameter makers: the seeded RNG and the insert-key stripe."""
 
-    __slots__ = ("_seq_n", "global_index", "inserted", "params", "pending_key", "rng", "stride")
+    __slots__ = ("_seq_n", "global_index", "inserted", "local_base", "local_count", "params",
+                 "pending_key", "rng", "stride")
 
-    def __init__(self, *, seed: int, global_index: int, stride: int) -> None:
+    def __init__(self, *, seed: int, global_index: int, stride: int, local_base: int = 0,
+                 local_count: int = 0) -> None:
         self.rng = random.Random(f"{seed}:{global_index}")
         self.global_index = global_index
         self.stride = stride
+        # This process's threads: global indexes [local_base, local_base + local_count). When
+        # given, new integer keys fill this process's stripes densely, in insert order, from a
+        # counter its threads share (so a run leaves no holes); 0: each thread its own stripe.
+        self.local_base = local_base
+        self.local_count = local_count
         self.inserted = 0  # new keys handed out so far (the stripe ordinal)
         self._seq_n = 0
         self.params: OpParams | None = None  # Python operations' parameter source

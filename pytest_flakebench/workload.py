@@ -3,8 +3,9 @@
 Pure: given a validated template and the table's profile it returns one ``KindPlan`` per kind
 (the SQL in the driver's parameter style and a parameter maker). Parameters are drawn outside
 the timed region from a per-thread ``random.Random`` seeded from (template seed, global thread
-index), so a run is reproducible. Inserted integer keys are striped by global thread index above
-the table's maximum key, so they never collide across threads, workers or hosts.
+index), so a run is reproducible. Inserted integer keys lie above the table's maximum key, one
+stripe per global thread slot, so they never collide across threads, workers or hosts; a process
+fills its own slots in insert order from one shared counter, so a run leaves no holes.
 
 Built-in kinds and the parameters their SQL takes (also for ``sql=`` overrides, written with
 ``?`` placeholders and ``{table}``): ``point_lookup`` (key), ``range_scan`` (low key, high key),
@@ -14,6 +15,7 @@ Built-in kinds and the parameters their SQL takes (also for ``sql=`` overrides, 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import uuid
 from collections.abc import Callable
@@ -243,8 +245,17 @@ class _Keys:
         if tc == "int":
             base = (self.profile.key_max or 0) + 1
 
+            counter = itertools.count()  # shared by this process's threads (atomic next())
+
             def new(ctx: ThreadContext) -> int:
-                key = base + ctx.global_index + ctx.next_insert_ordinal() * ctx.stride
+                if ctx.local_count:
+                    # The n-th insert of this process takes its n-th key slot: one stripe per
+                    # thread slot, filled in turn, so a slow thread leaves no gap behind.
+                    n = next(counter)
+                    key = (base + ctx.local_base + n % ctx.local_count
+                           + n // ctx.local_count * ctx.stride)
+                else:
+                    key = base + ctx.global_index + ctx.next_insert_ordinal() * ctx.stride
                 ctx.pending_key = key  # drawable by lookups once the insert succeeded
                 return key
 

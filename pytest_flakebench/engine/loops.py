@@ -47,7 +47,8 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     length = len(schedule)
     position = thread_offset(index, cfg.connections, length)
     ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
-                        stride=cfg.total_threads or cfg.connections)
+                        stride=cfg.total_threads or cfg.connections,
+                        local_base=cfg.thread_base, local_count=cfg.connections)
     rng = ctx.rng
     rec = engine._recorders[index]
     lock = rec.lock
