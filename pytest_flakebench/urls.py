@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pytest_flakebench.errors import ConfigError
 from pytest_flakebench.excerpt import excerpt
@@ -26,6 +26,9 @@ _SECRET_PARAMS = {"password", "passwd", "pwd", "token", "private_key", "private_
                   "passcode", "secret", "sslpassword", "private_key_passphrase"}
 
 
+_QUERY_SECRET = re.compile(r"(?i)([?&;])(" + "|".join(sorted(_SECRET_PARAMS)) + r")=[^&;#]*")
+
+
 def scheme_of(url: str) -> str:
     """The normalised scheme (``postgresql``, ``sqlite`` or ``snowflake``)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
@@ -39,38 +42,35 @@ def scheme_of(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password and secret query parameters replaced by ``***``."""
+    """``url`` with any password and secret query parameters replaced by ``***``.
+
+    Parsed by hand, not with ``urlsplit``: a malformed URL (an unencoded ``/``, ``?`` or ``@`` in
+    the password, an unclosed ``[``) must come out redacted too. Everything between the first
+    ``:`` of the user info and the LAST ``@`` is the password (over-redacting an ``@`` in a
+    query is harmless; showing part of a password is not).
+    """
     if "://" not in url:
         return url
-    if url.lower().startswith("sqlite:"):
-        return url.split("?", 1)[0]  # a file path holds no secret; urlunsplit would mangle it
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.split("://", 1)[0] + "://***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs],
-                          safe="*/:")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if url.lower().startswith("sqlite:///"):
+        return url.split("?", 1)[0]  # a file path holds no secret
+    scheme, rest = url.split("://", 1)
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    if "?" in rest:
+        rest = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", rest)
+    return f"{scheme}://{rest}"
 
 
 def sqlite_path(url: str, *, base: Path | None = None) -> Path:
     """The file of a ``sqlite:///`` URL; relative paths resolve against ``base`` (or the cwd)."""
     if not url.lower().startswith("sqlite:///"):
-        raise ConfigError(
-            f"{url!r} is not a SQLite URL: use sqlite:///relative/path.db or sqlite:////abs/path.db"
-        )
+        raise ConfigError(f"{excerpt(redact_url(url))} is not a SQLite URL: use "
+                          f"sqlite:///relative/path.db or sqlite:////abs/path.db")
     raw = url[len("sqlite:///"):].split("?", 1)[0]
     if not raw:
-        raise ConfigError(f"{url!r} names no file: use e.g. sqlite:///.flakebench/flakebench.db")
+        raise ConfigError(f"{excerpt(url)} names no file: use e.g. "
+                          f"sqlite:///.flakebench/flakebench.db")
     path = Path(raw)
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
@@ -86,6 +86,9 @@ def check_url_syntax(url: str) -> str:
     """Refuse a URL that cannot be split into its parts (a bad port, an unclosed ``[``), with
     a message that shows it redacted; libpq would otherwise echo it, password included."""
     if url.lower().startswith("sqlite:"):
+        if not url.lower().startswith("sqlite:///"):
+            raise ConfigError(f"{excerpt(redact_url(url))} is not a SQLite URL: use "
+                              f"sqlite:///relative/path.db or sqlite:////absolute/path.db")
         return url
     try:
         parts = urlsplit(url)

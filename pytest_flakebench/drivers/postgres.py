@@ -23,7 +23,6 @@ import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import pq
@@ -34,7 +33,7 @@ from pytest_flakebench.drivers.postgres_lean import LeanConnection
 from pytest_flakebench.errors import ConfigError, TargetError
 from pytest_flakebench.identifiers import TableName, quote_ident
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
-from pytest_flakebench.urls import redact_url
+from pytest_flakebench.urls import redact_url, url_secrets
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 
@@ -230,8 +229,8 @@ class PostgresDriver:
         # Password precedence: the URL, then the stored one, then libpq's own PGPASSWORD.
         if not params.get("password") and password:
             self._kwargs["password"] = password
-        raw_password = _url_password(url)
-        self._secrets = _Secrets(password, raw_password, unquote(raw_password or ""),
+        # url_secrets: also from a malformed URL, which libpq echoes whole in its error
+        self._secrets = _Secrets(password, *url_secrets(url),
                                  str(params.get("password") or ""),
                                  os.environ.get("PGPASSWORD"))
         self._check_ids = itertools.count(1)
@@ -424,14 +423,6 @@ def _scaled(setting: str, unit: str | None) -> str:
         if total % size == 0:
             return f"{total // size}{suffix}"
     return f"{total}B"
-
-
-def _url_password(url: str) -> str | None:
-    """The password as written in the URL (possibly percent-encoded), if any."""
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
 
 
 def _near_first(wanted: str, names: list[str], limit: int = 10) -> list[str]:

@@ -227,3 +227,18 @@ def test_spooled_run_holds_no_password(tmp_path: Path, password: str) -> None:
     dumped = json.dumps(template.model_dump(mode="json")) + repr(template) + str(template)
     assert password not in dumped
     assert "bench:***@db:5432/x" in dumped
+
+
+@pytest.mark.parametrize("shape", ["postgresql://bench:{pw}@[127.0.0.1/db",
+                                   "postgresql://bench:{pw} x@127.0.0.1:1/db",
+                                   "postgresql://bench:{pw}/x@127.0.0.1:1/db"])
+def test_libpq_echo_of_a_malformed_url_is_scrubbed(password: str, shape: str) -> None:
+    """Past the template's own check (e.g. a stored connection), libpq echoes a URL it cannot
+    parse, password included: the driver's error shows it as ***."""
+    from pytest_flakebench.drivers.postgres import PostgresDriver
+    from pytest_flakebench.errors import TargetError
+
+    with pytest.raises(TargetError) as info:
+        PostgresDriver(shape.format(pw=password))
+    assert password not in str(info.value)
+    assert "cannot connect to postgresql://bench:***@" in str(info.value)
