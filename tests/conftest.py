@@ -183,6 +183,10 @@ def fakesnow_server() -> Iterator[dict[str, object]]:
         if not found:
             pytest.skip(f"{module} is not installed: pip install \"{package}\" "
                         f"(or pip install -e \".[dev]\")")
+    # Imported now, before any test's pytester takes its sys.modules snapshot: a pytester
+    # teardown that drops the connector's modules leaves importlib.metadata finding no
+    # distributions, so later in-process runs load no plugin ("unrecognized arguments").
+    import snowflake.connector  # noqa: F401
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from fakesnow.cli import main; sys.exit(main())",
