@@ -115,10 +115,12 @@ def _needs_existing_keys(template: Template) -> bool:
 
 def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
             python_ops: dict[str, PythonOp] | None = None,
-            pools: Pools | None = None, run_id: str | None = None) -> Prepared:
+            pools: Pools | None = None, run_id: str | None = None,
+            duration_scale: float = 1.0) -> Prepared:
     """Connect, profile the table, build and check every statement; send no load.
 
-    ``run_id``, when known, tags every preflight query (Snowflake ``QUERY_TAG``).
+    ``run_id``, when known, tags every preflight query (Snowflake ``QUERY_TAG``); a template's
+    ``max_credits`` is checked against the planned duration (× ``duration_scale``).
     """
     driver = open_driver(target.url, base_dir=base_dir, password=target.password,
                          table_type=template.table_type, client_path=template.client_path,
@@ -127,6 +129,8 @@ def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
         version = driver.server_version()
         settings_of = getattr(driver, "server_settings", None)  # a driver may predate it
         settings: dict[str, str] = settings_of() if settings_of is not None else {}
+        if template.max_credits is not None:
+            check_budget(template, driver.dialect, settings, duration_scale)
         profile = _profile(driver, template)
         if profile.info.is_view and any(template.kind_operation(k) == "write"
                                         for k in template.weights()):
@@ -159,6 +163,38 @@ def prepare(template: Template, target: ResolvedTarget, *, base_dir: Path,
         raise
     return Prepared(template=template, driver=driver, profile=profile, plans=plans,
                     server_version=version, server_settings=settings, notes=tuple(notes))
+
+
+def planned_seconds(template: Template, duration_scale: float = 1.0) -> float:
+    """How long the run is planned to load the target: warmup + duration (find_max: budget)."""
+    if template.mode == "find_max" and template.find_max is not None:
+        return (template.warmup + template.find_max.budget) * duration_scale
+    return (template.warmup + template.duration) * duration_scale
+
+
+def check_budget(template: Template, dialect: str, settings: dict[str, str],
+                 duration_scale: float = 1.0) -> None:
+    """``TargetError`` (before any load) if the planned run would exceed ``max_credits``."""
+    from pytest_flakebench.cost import cost_from_settings
+
+    limit = template.max_credits
+    if limit is None:
+        return
+    if dialect != "snowflake":
+        raise TargetError(f"max_credits={limit:g}: credits are a Snowflake cost; remove "
+                          f"max_credits from this {dialect} benchmark")
+    planned_s = planned_seconds(template, duration_scale)
+    cost = cost_from_settings(settings, planned_s)
+    if cost is None:
+        raise TargetError(f"max_credits={limit:g} needs the warehouse's size: name the "
+                          "warehouse in the target URL (?warehouse=WH)")
+    if cost.credits > limit:
+        raise TargetError(
+            f"max_credits={limit:g}: the planned run ({planned_s:g} s of warmup and "
+            f"measurement on warehouse {cost.warehouse}) would cost {cost.describe()}, over "
+            f"the budget; nothing was sent. Shorten duration/warmup, use a smaller warehouse "
+            f"or raise max_credits"
+        )
 
 
 def engine_config(prepared: Prepared, *, duration_scale: float = 1.0, worker_id: str = "main",

@@ -58,6 +58,13 @@ HTML = ("flakebench_html", "flakebench_html", "FLAKEBENCH_HTML",
 QUERY_SAMPLE = ("flakebench_query_sample", "flakebench_query_sample", "FLAKEBENCH_QUERY_SAMPLE",
                 "keep this fraction of operations (0..1, e.g. 0.01) as QUERY_EXECUTIONS records "
                 "in the store (default 0: none)")
+CONTROL = ("flakebench_control", "flakebench_control", "FLAKEBENCH_CONTROL",
+           "control-plane URL (sqlite:///path.db, postgresql://..., snowflake://...); default: "
+           "the results store, except a Snowflake store with local workers, which gets a "
+           "private SQLite file (every Snowflake poll is a billed query)")
+CREDIT_PRICE = ("flakebench_credit_price", "flakebench_credit_price", "FLAKEBENCH_CREDIT_PRICE",
+                "price of one Snowflake credit in your currency (e.g. 3.00): each Snowflake "
+                "run's cost is shown in credits and in that currency")
 TARGETS_INI = ("flakebench_targets",
                "named targets, one per line: NAME = URL (also [tool.flakebench.targets.NAME] in "
                "pyproject.toml and env FLAKEBENCH_TARGET_<NAME>)")
@@ -86,7 +93,8 @@ def addoption(parser: pytest.Parser) -> None:
         parser.addini(spec[1], help=spec[3], default=None)
     for spec, metavar in ((JOIN, "SECONDS"), (DEAD, "SECONDS"), (DRAIN, "SECONDS"),
                           (OUTAGE, "SECONDS"), (RECOVER, "SECONDS"),
-                          (PARTIAL, "fail|warn"), (QUERY_SAMPLE, "RATE")):
+                          (PARTIAL, "fail|warn"), (QUERY_SAMPLE, "RATE"), (CONTROL, "URL"),
+                          (CREDIT_PRICE, "PRICE")):
         group.addoption(f"--{spec[0].replace('_', '-')}", metavar=metavar, default=None,
                         dest=spec[0], help=f"{spec[3]}. Env {spec[2]}, ini {spec[1]}.")
         parser.addini(spec[1], help=spec[3], default=None)
@@ -117,6 +125,8 @@ class Settings:
     compare_fail: str | None = None  # "p95:+10%,qps:-5%"
     html_path: Path | None = None
     ab: str | None = None  # A/B mode: the other target (B)
+    control_url: str | None = None  # --flakebench-control; None: see control/location.py
+    credit_price: float | None = None  # Snowflake: currency per credit
 
 
 def _raw(config: pytest.Config, spec: tuple[str, str, str, str]) -> tuple[object, str] | None:
@@ -216,7 +226,8 @@ def resolve(config: pytest.Config) -> Settings:
                     query_sample=_fraction(config, QUERY_SAMPLE), compare=compare,
                     compare_fail=compare_fail,
                     html_path=Path(str(html_raw[0])) if html_raw else None,
-                    ab=_ab_target(config))
+                    ab=_ab_target(config), control_url=_control(config),
+                    credit_price=_price(config))
 
 
 def _ab_target(config: pytest.Config) -> str | None:
@@ -228,6 +239,36 @@ def _ab_target(config: pytest.Config) -> str | None:
         raise pytest.UsageError(f"{raw[1]}: expected the other target, a URL or a named "
                                 f"target, e.g. --flakebench-ab=postgresql://host/db_b")
     return value
+
+
+def _control(config: pytest.Config) -> str | None:
+    raw = _raw(config, CONTROL)
+    if raw is None:
+        return None
+    url = str(raw[0]).strip()
+    from pytest_flakebench.errors import ConfigError
+    from pytest_flakebench.urls import scheme_of
+
+    try:
+        scheme_of(url)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"{raw[1]}: {exc}") from None
+    return url
+
+
+def _price(config: pytest.Config) -> float | None:
+    raw = _raw(config, CREDIT_PRICE)
+    if raw is None:
+        return None
+    value, source = raw
+    try:
+        price = float(str(value).strip())
+    except ValueError:
+        price = -1.0
+    if not price >= 0:
+        raise pytest.UsageError(f"{source}={value!r}: expected the price of one credit, a "
+                                "number >= 0 (e.g. 3.00)")
+    return price
 
 
 def _check_compare(compare: tuple[object, str] | None, fail: tuple[object, str] | None) -> None:

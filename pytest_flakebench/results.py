@@ -269,6 +269,7 @@ class RunResult:
     host: dict[str, Any] = field(default_factory=dict)
     # the client processes: bound, cpu, interpreter waits, schedule_error_p50/p99_us (qps)
     client: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)  # Snowflake: credits (cost.RunCost)
 
     @property
     def breaches(self) -> tuple[SLOCheck, ...]:
@@ -306,6 +307,7 @@ class RunResult:
             "find_max": self.find_max,
             "samples": self.samples,
             "host": self.host,
+            "cost": self.cost,
         }
         if with_snapshots:
             data["snapshots"] = [s.to_dict() for s in self.snapshots]
@@ -345,4 +347,5 @@ class RunResult:
             unavailable_s=float(data.get("unavailable_s", 0.0)),
             samples=dict(data.get("samples") or {}),
             host=dict(data.get("host") or {}),
+            cost=dict(data.get("cost") or {}),
         )

@@ -75,6 +75,20 @@ class _Printer:
             self.count = 0
 
 
+def with_cost(result: RunResult, credit_price: float | None) -> RunResult:
+    """A Snowflake run with its ``cost`` (cost.py), from the warehouse in its fingerprint."""
+    if result.target_kind != "snowflake":
+        return result
+    import dataclasses
+
+    from pytest_flakebench.cost import cost_from_settings
+
+    settings = dict(result.fingerprint.get("server_settings") or {})
+    cost = cost_from_settings(settings, max(0.0, result.ended_at - result.started_at),
+                              credit_price=credit_price)
+    return result if cost is None else dataclasses.replace(result, cost=cost.to_dict())
+
+
 class BenchSession:
     """Runs this process's share of every benchmark and, if it controls, drives and reports."""
 
@@ -93,6 +107,7 @@ class BenchSession:
         self._handoff: Handoff | None = None
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         self.is_worker = workerinput is not None
+        self.remote_workers = False  # set by the xdist hooks when --tx reaches other machines
         if workerinput is not None:
             self.worker_id = str(workerinput.get("workerid", "gw?"))
             self.session_id = str(workerinput.get(SESSION_INPUT, ""))
@@ -146,10 +161,15 @@ class BenchSession:
         return self._handoff
 
     def control_url_for_workers(self) -> str:
-        """Where the control plane lives: the results store, or a private file without one."""
+        """Where the control plane lives (``control/location.py``): ``--flakebench-control``,
+        else the results store, else (no store, or Snowflake with local workers) a private
+        SQLite file."""
         if not self.control_url:
-            if self.settings.store_url is not None:
-                url = self.settings.store_url
+            from pytest_flakebench.control.location import choose
+
+            url = choose(self.settings.control_url, self.settings.store_url,
+                         remote_workers=self.remote_workers)
+            if url is not None:
                 if url.lower().startswith("sqlite:///") and not url.startswith("sqlite:////"):
                     from pytest_flakebench.urls import sqlite_path
 
@@ -234,6 +254,7 @@ class BenchSession:
         from pytest_flakebench.errors import FlakebenchError
 
         result = self._with_user_fingerprint(result)
+        result = with_cost(result, self.settings.credit_price)
         self.results.append(result)
         stored = False
         url = self.settings.store_url
@@ -318,6 +339,12 @@ class BenchSession:
                 reporter.write_line(render(steps_table(run), width=width,
                                            color=reporter.hasmarkup))
         self._comparison_summary(reporter, width)
+        for run in self.results:
+            if run.cost:
+                from pytest_flakebench.cost import RunCost
+
+                reporter.write_line(f"cost {run.test.rsplit('::', 1)[-1]} (run "
+                                    f"{run.run_id[:8]}): {RunCost(**run.cost).describe()}")
         if self.settings.html_path is not None:
             reporter.write_line(f"HTML report written to {self.settings.html_path}")
         if self._store is not None and self.stored:

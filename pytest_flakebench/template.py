@@ -203,6 +203,9 @@ class Template(BaseModel):
     # PostgreSQL execution path: lean (libpq layer) or cursor; auto = FLAKEBENCH_CLIENT_PATH
     # or lean. Recorded in the fingerprint as client.path, so it is not hashed with the rest.
     client_path: Literal["auto", "lean", "cursor"] = "auto"
+    # Snowflake: refuse (before any load) a run whose planned duration would cost more credits
+    # than this on the URL's warehouse (cost.py: size × clusters × max(planned s, 60) / 3600).
+    max_credits: float | None = Field(default=None, gt=0, le=1_000_000)
     mix: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
     queries: dict[str, CustomQuery] = Field(default_factory=dict)
     sql: dict[str, str] = Field(default_factory=dict)

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pytest_flakebench.control.plane import Heartbeat
+from pytest_flakebench.control.polling import policy_for
 from pytest_flakebench.distributed.find_max import FindMax, step_stats
 from pytest_flakebench.distributed.live import LiveView
 from pytest_flakebench.distributed.merge import (
@@ -65,6 +66,7 @@ class RunDriver:
         self.c = coordinator
         self.s = coordinator.settings
         self.plane = coordinator.plane
+        self.poll = policy_for(self.plane.dialect)  # fewer queries on Snowflake (control/polling)
         self.book = RunBook(self.plane, run_id, coordinator.handoff)
         self.run_id = run_id
         self.test_id = ""
@@ -116,7 +118,7 @@ class RunDriver:
             # Heartbeats change once a second: reading them 4 times a second is enough, and
             # keeps the controller's share of the CPU away from the benchmark threads.
             self.on_heartbeats(self.book.heartbeats())
-            self.next_beats = now + BEAT_POLL_S
+            self.next_beats = now + self.poll.beats_s  # Snowflake: once a second
         interrupted = [w for w in self.ready if (hb := self.current.get(w)) is not None
                        and hb.status in ("CANCELLED", "FAILED")]
         if self.c.cancel_reason:
@@ -265,7 +267,7 @@ class RunDriver:
                     f"worker(s) {', '.join(missing)} did not join within "
                     f"{self.s.join_timeout_s:g}s (--flakebench-join-timeout)")
                 return None
-            time.sleep(TICK_S)
+            time.sleep(self.poll.wait_s)
 
     def _plan(self, hbs: dict[str, Heartbeat]) -> bool:
         """The template every worker resolved, the split, the threads; False if it failed."""
@@ -348,7 +350,7 @@ class RunDriver:
                     f"worker(s) {', '.join(waiting)} did not open their connections within "
                     f"{self.s.join_timeout_s:g}s (--flakebench-join-timeout)")
                 return False
-            time.sleep(TICK_S)
+            time.sleep(self.poll.wait_s)
 
     def _start(self) -> None:
         first_phase = "WARMUP" if self.warmup_s > 0 else "MEASUREMENT"
@@ -379,7 +381,7 @@ class RunDriver:
             newest = {str(s["worker_id"]): float(s["ts"]) for s in self.view.snaps}
             if all(newest.get(w, 0.0) >= mark for w in live):
                 break
-            time.sleep(TICK_S)
+            time.sleep(self.poll.wait_s)
         return time.time()
 
     # -- after the load ----------------------------------------------------------------------
@@ -398,7 +400,7 @@ class RunDriver:
                     self.book.dead[w] = (f"worker {w} did not report within the drain timeout "
                                          f"of {self.s.drain_timeout_s:g}s")
                 return [reports[w] for w in self.ready if w in reports]
-            time.sleep(TICK_S)
+            time.sleep(self.poll.wait_s)
 
     def _finish(self, reports: list[WorkerReport], *, measurement_s: float,
                 warmup_s: float) -> None:

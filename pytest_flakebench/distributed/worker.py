@@ -22,6 +22,7 @@ from typing import Any
 
 from pytest_flakebench.benchmark import Prepared, engine_config, prepare
 from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, PoolCache, RunRow
+from pytest_flakebench.control.polling import policy_for
 from pytest_flakebench.distributed.handoff import Handoff
 from pytest_flakebench.distributed.merge import worker_payload
 from pytest_flakebench.engine.runner import Engine, EngineOutcome, Tick
@@ -100,14 +101,19 @@ class _Follower:
 
     def _loop(self) -> None:
         handoff = self.ctx.handoff
+        policy = policy_for(self.ctx.plane.dialect)
+        interval = policy.min_s
         while not self.stopped.is_set():
-            wait = POLL_S
+            changed = False
             try:
                 # Not retried here: this loop is the retry, and it must keep looking at the
                 # hand-off files while the store is away.
                 for event in self.ctx.plane.events_after(self.run_id, self.last_seq,
                                                          self.ctx.worker_id, retry=False):
                     self.apply(event)
+                    changed = True
+                interval = policy.next(interval, changed)  # backs off on Snowflake only
+                wait = interval
             except FlakebenchError:
                 wait = OUTAGE_POLL_S  # the store is away: keep measuring, poll gently
             if handoff is not None and handoff.active():
@@ -122,7 +128,9 @@ class _Follower:
             self._thread.join(timeout=5)
 
 
-def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
+def _wait(predicate: Any, timeout_s: float, what: str, dialect: str = "sqlite") -> Any:
+    policy = policy_for(dialect)
+    interval = policy.min_s
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
@@ -130,7 +138,8 @@ def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
             return value
         if time.monotonic() > deadline:
             raise RunAborted(f"timed out after {timeout_s:g}s waiting for {what}")
-        time.sleep(POLL_S)
+        interval = policy.next(interval, False)  # backs off on Snowflake only
+        time.sleep(interval)
 
 
 def _result_of(row: RunRow) -> RunResult:
@@ -145,12 +154,13 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
     """Take part in the run of ``test_id``; return the merged result of every worker."""
     plane = ctx.plane
     run = _wait(lambda: plane.find_run(ctx.session_id, test_id), ctx.join_timeout_s,
-                f"the controller to create the run of {test_id}")
+                f"the controller to create the run of {test_id}", dialect=plane.dialect)
     run_id = run.run_id
     host = socket.gethostname()
     try:
         prepared = prepare(template, target, base_dir=ctx.base_dir, python_ops=python_ops,
-                           pools=PoolCache(plane), run_id=run_id)
+                           pools=PoolCache(plane), run_id=run_id,
+                           duration_scale=ctx.duration_scale)
     except FlakebenchError as exc:
         plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=str(exc))
         raise
@@ -192,7 +202,7 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
         # The controller may ride out a store outage twice (while running, then storing).
         row = _wait(lambda: _terminal(ctx, run_id),
                     ctx.drain_timeout_s + 60 + 2 * ctx.store_outage_s,
-                    "the controller to merge the run")
+                    "the controller to merge the run", dialect=plane.dialect)
     finally:
         if ctx.handoff is not None:
             ctx.handoff.forget(run_id, ctx.worker_id)
@@ -272,7 +282,8 @@ def _follow(ctx: WorkerContext, run_id: str,
                 if time.monotonic() > deadline:
                     raise RunAborted(f"no START from the controller within "
                                      f"{ctx.join_timeout_s:g}s")
-                time.sleep(POLL_S)
+                # START follows the connections within moments: no back-off while waiting
+                time.sleep(policy_for(plane.dialect).min_s)
         applied = time.time()
         plane.mark_applied(run_id, start.seq, ctx.worker_id, applied,
                            (applied - start.created_at) * 1000.0)

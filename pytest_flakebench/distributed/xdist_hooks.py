@@ -32,13 +32,17 @@ class XdistHooks:
         """Workers on other machines need a control plane they can all reach."""
         specs = [str(s) for s in (config.getoption("tx", None) or [])]
         remote = [s for s in specs if not s.split("*", 1)[-1].startswith("popen")]
-        url = self.bench.settings.store_url or ""
-        if remote and not url.lower().startswith(("postgresql://", "postgres://", "snowflake://")):
+        from pytest_flakebench.control.location import choose, is_shared
+
+        self.bench.remote_workers = bool(remote)
+        s = self.bench.settings
+        url = choose(s.control_url, s.store_url, remote_workers=bool(remote))
+        if remote and not is_shared(url):
             raise pytest.UsageError(
                 f"--tx {remote[0]} runs workers on other machines, which cannot reach the "
                 f"local control plane ({url or 'none'}): give a shared store, e.g. "
                 f"--flakebench-store postgresql://user@dbhost:5432/db (after `flakebench store "
-                f"init`)"
+                f"init`), or --flakebench-control URL"
             )
 
     # -- controller ----------------------------------------------------------------------------

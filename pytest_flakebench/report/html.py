@@ -135,7 +135,19 @@ def _summary(runs: Sequence[RunResult]) -> str:
             f"</td><td class=num>{format_us(o.latency.p95_us)}</td><td class=num>"
             f"{format_us(o.latency.p99_us)}</td><td class=num>{format_us(o.latency.max_us)}</td>"
             f"<td class=num>{o.errors} ({o.error_rate:.2%})</td></tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f"<table>{head}{''.join(rows)}</table>{_costs(runs)}"
+
+
+def _costs(runs: Sequence[RunResult]) -> str:
+    """Snowflake runs: warehouse credits (and currency) per run."""
+    from pytest_flakebench.cost import RunCost
+
+    rows = [f"<tr><td>{_esc(r.run_id[:12])}</td><td>{_esc(r.test)}</td>"
+            f"<td>{_esc(RunCost(**r.cost).describe())}</td></tr>" for r in runs if r.cost]
+    if not rows:
+        return ""
+    return ("<h3>Cost</h3><table><tr><th>run</th><th>test</th><th>warehouse credits</th></tr>"
+            f"{''.join(rows)}</table>")
 
 
 def _slo(runs: Sequence[RunResult]) -> str:
