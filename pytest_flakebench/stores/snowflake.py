@@ -355,21 +355,28 @@ class SnowflakeStore:
 # -- control plane -----------------------------------------------------------------------------
 
 _ON_CONFLICT_RE = re.compile(
-    r"^INSERT INTO (\w+) \(([^)]*)\) VALUES \(([?,\s]*)\) ON CONFLICT DO NOTHING$", re.S)
+    r"^INSERT INTO (\w+) \(([^)]*)\) VALUES \(((?:\s*(?:\?|'[^',]*'|-?\d+)\s*,?)*)\) "
+    r"ON CONFLICT DO NOTHING$", re.S)
 
 
 def _primary_keys() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for block in re.split(r"CREATE (?:HYBRID )?TABLE IF NOT EXISTS ", ddl("snowflake"))[1:]:
         name, _, body = block.partition("(")
-        m = re.search(r"PRIMARY KEY \(([^)]*)\)", body.split(");", 1)[0])
+        body = body.split(");", 1)[0]
+        m = re.search(r"PRIMARY KEY \(([^)]*)\)", body)
+        inline = re.search(r"^\s*(\w+)\s+\w+[^,\n]*\bPRIMARY KEY\b", body, re.M)
         if m:
             found[name.strip()] = [c.strip() for c in m.group(1).split(",")]
+        elif inline:  # RUN_ID VARCHAR PRIMARY KEY
+            found[name.strip()] = [inline.group(1)]
     return found
 
 
 def merge_for_insert_ignore(sql: str, keys: dict[str, list[str]]) -> str:
     """``INSERT … VALUES (?…) ON CONFLICT DO NOTHING`` as a MERGE with the same parameters.
+
+    VALUES may hold binds and plain literals (``'PREPARED'``, numbers).
 
     Snowflake has no ``ON CONFLICT``, and standard tables do not enforce keys: a MERGE on the
     table's primary key inserts the row only when it is not there yet.
@@ -378,8 +385,12 @@ def merge_for_insert_ignore(sql: str, keys: dict[str, list[str]]) -> str:
     if m is None:
         return sql
     table, cols = m.group(1), [c.strip() for c in m.group(2).split(",")]
+    values = [v.strip() for v in m.group(3).split(",")]  # binds or plain literals
+    if len(values) != len(cols):
+        raise ValueError(f"cannot rewrite for Snowflake (columns and values differ): {sql}")
     on = " AND ".join(f"t.{k} = s.{k}" for k in keys[table])
-    return (f"MERGE INTO {table} t USING (SELECT {', '.join(f'? AS {c}' for c in cols)}) s "
+    picks = ", ".join(f"{v} AS {c}" for v, c in zip(values, cols, strict=True))
+    return (f"MERGE INTO {table} t USING (SELECT {picks}) s "
             f"ON {on} WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) "
             f"VALUES ({', '.join(f's.{c}' for c in cols)})")
 

@@ -107,10 +107,18 @@ class _Conn:
 def test_control_plane_sends_only_listed_statements() -> None:
     """Drive every ControlPlane call through the Snowflake adaptation and match what is sent."""
     from pytest_flakebench.control.plane import ControlPlane, PoolCache
+    from pytest_flakebench.stores.backend import Backend, Connections
     from pytest_flakebench.stores.snowflake import ControlConnection
 
     raw = _Conn()
-    plane = ControlPlane(lambda: ControlConnection(raw), dialect="snowflake", shown="sf")
+
+    class Recording(Backend):
+        dialect = "snowflake"
+
+        def connect(self) -> Any:
+            return ControlConnection(raw)
+
+    plane = ControlPlane(Connections(Recording("snowflake://u@acct/DB/SC"), role="control"))
     plane.publish_benchmarks("s", ["t"])
     plane.benchmarks("s")
     plane.create_run(run_id="r", session_id="s", test_id="t", participants=["gw0"])
@@ -131,7 +139,7 @@ def test_control_plane_sends_only_listed_statements() -> None:
     listed = [_template_re(s.sql) for s in S.CONTROL]
     assert raw.sent
     unlisted = [sql for sql in raw.sent if not any(p.match(sql) for p in listed)]
-    assert not unlisted, unlisted
+    assert not unlisted, "\n".join(unlisted)
 
 
 @pytest.mark.parametrize("module", ["drivers/snowflake.py", "stores/snowflake.py"])
