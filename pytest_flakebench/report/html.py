@@ -181,9 +181,12 @@ def _comparisons(comparisons: Sequence[Comparison]) -> str:
                 f"{_esc(m.describe_change())}</td><td>{_esc(m.threshold.describe())}"
                 f"{'' if m.threshold.gate else ' (info)'}</td><td class=num>"
                 f"{'-' if m.p_value is None else f'{m.p_value:.3g}'}</td>"
-                f"<td class='{m.verdict}'>{_esc(m.verdict)}</td></tr>" for m in c.metrics)
+                f"<td>{_esc(m.describe_spread())}</td>"
+                f"<td class='{m.verdict}'>{_esc(m.verdict)}</td><td>{_esc(m.reason)}</td></tr>"
+                for m in c.metrics)
             parts.append("<table><tr><th>metric</th><th>baseline</th><th>run</th><th>change</th>"
-                         f"<th>limit</th><th>p</th><th>verdict</th></tr>{rows}</table>")
+                         "<th>limit</th><th>p</th><th>history</th><th>verdict</th><th>why</th>"
+                         f"</tr>{rows}</table>")
         parts.extend(f"<p>note: {_esc(n)}</p>" for n in c.notes)
     return "".join(parts)
 
