@@ -241,6 +241,7 @@ def test_pg_ten_identical_runs_with_a_cpu_hog_never_regress(pytester: pytest.Pyt
         verdicts.append(compare_verdict(pytester, f"j{i}.xml"))
         if verdicts[-1] == "INCONCLUSIVE":
             assert "why:" in result.stdout.str() or "INCONCLUSIVE" in result.stdout.str()
+    print("verdicts:", verdicts)  # shown with -rP
     assert verdicts[0] == "NO BASELINE"
     assert "REGRESSED" not in verdicts, verdicts
     assert set(verdicts[1:]) <= {"UNCHANGED", "INCONCLUSIVE", "IMPROVED"}, verdicts
