@@ -40,7 +40,7 @@ def run_and_dump(flakebench, name):
         json.dump(CALLS, f)
 
 FIELDS = dict(mix={{"op": 100}}, python={{"op": "read"}}, concurrency={conns}, duration="5s",
-              warmup="1s", slo={{"error_rate": "20%"}})
+              warmup="0.5s", slo={{"error_rate": "20%"}})
 
 @pytest.mark.flakebench(target="sqlite:///acc.db", table="t", **FIELDS)
 def test_sqlite(flakebench):
@@ -144,8 +144,8 @@ def test_find_max_step_qps_is_its_ops_over_its_seconds(pytester: pytest.Pytester
 
         @pytest.mark.flakebench(target="{pg_dsn}", table="public.{pg_orders}",
                                 mix={{"point_lookup": 100}}, mode="find_max", warmup="0.3s",
-                                find_max={{"start": 2, "step": 2, "step_duration": "1.5s",
-                                           "ceiling": 6, "budget": "7s",
+                                find_max={{"start": 2, "step": 2, "step_duration": "1.2s",
+                                           "ceiling": 6, "budget": "5s",
                                            "min_qps_growth": 0.0, "max_latency_rise": 0.99}})
         def test_find_max():
             pass
@@ -169,7 +169,7 @@ def test_find_max_step_qps_is_its_ops_over_its_seconds(pytester: pytest.Pytester
         assert ops == step["ops"] > 0
         assert abs(step["qps"] - ops / seconds) <= 0.005 * step["qps"], (step, ops, seconds)
         # whole samples cover the step: no leftover sliver judged alone, no second left out
-        assert 1.4 <= seconds <= 1.5 + 0.3, step
+        assert 1.1 <= seconds <= 1.2 + 0.3, step
         assert set(spans) == {w["worker_id"] for w in run["workers"]}
 
 
