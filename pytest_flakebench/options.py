@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+MAX_OPTION_SECONDS = 86_400.0
+"""The longest timeout an option takes (join, dead-after, drain)."""
+MAX_DURATION_SCALE = 1000.0
+"""The largest ``--flakebench-duration-scale``."""
+
 DEFAULT_STORE_URL = "sqlite:///.flakebench/flakebench.db"
 NO_STORE = "none"
 
@@ -162,8 +167,9 @@ def _seconds(config: pytest.Config, spec: tuple[str, str, str, str], default: fl
         seconds = float(str(value))
     except ValueError:
         seconds = -1.0
-    if not seconds > 0:
-        raise pytest.UsageError(f"{source}={value!r}: expected a positive number of seconds")
+    if not 0 < seconds <= MAX_OPTION_SECONDS:  # NaN fails too
+        raise pytest.UsageError(f"{source}={value!r}: expected a positive number of seconds, "
+                                f"at most {MAX_OPTION_SECONDS:.0f} (24 h)")
     return seconds
 
 
@@ -200,10 +206,10 @@ def resolve(config: pytest.Config) -> Settings:
             scale = float(str(value))
         except ValueError:
             scale = -1.0
-        if not scale > 0:
+        if not 0 < scale <= MAX_DURATION_SCALE:  # NaN and infinity fail too
             raise pytest.UsageError(
-                f"{source}={value!r}: expected a positive number, e.g. 0.1 to run every "
-                f"benchmark for a tenth of its duration"
+                f"{source}={value!r}: expected a positive number up to {MAX_DURATION_SCALE:g}, "
+                f"e.g. 0.1 to run every benchmark for a tenth of its duration"
             )
     partial_raw = _raw(config, PARTIAL)
     partial = str(partial_raw[0]).strip().lower() if partial_raw else "fail"

@@ -174,3 +174,20 @@ def test_plain_run_opens_no_store_decrypts_nothing_imports_no_driver(
     result.stdout.fnmatch_lines(["*HEAVY-MODULES: []*"])
     assert store.read_bytes() == b"not a database"
     assert sorted(p.name for p in store.parent.iterdir()) == ["flakebench.db"]
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    ("--flakebench-duration-scale=1e308", "*expected a positive number up to 1000*"),
+    ("--flakebench-duration-scale=inf", "*expected a positive number up to 1000*"),
+    ("--flakebench-duration-scale=nan", "*expected a positive number up to 1000*"),
+    ("--flakebench-join-timeout=inf", "*positive number of seconds, at most 86400 (24 h)*"),
+    ("--flakebench-drain-timeout=1e308", "*positive number of seconds, at most 86400*"),
+    ("--flakebench-partial=wran", "*expected 'fail' or 'warn' (did you mean 'warn'?)*"),
+])
+def test_option_numbers_are_bounded_and_names_get_did_you_mean(
+        pytester: pytest.Pytester, option: str, expected: str) -> None:
+    pytester.makepyfile("def test_ordinary():\n    pass\n")
+    result = pytester.runpytest("--flakebench", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+    assert "Traceback" not in result.stderr.str()
