@@ -111,6 +111,7 @@ def test_pushed_template_gets_the_whole_template_checks_without_target_and_table
     with pytest.raises(TemplateError, match="mix weights must sum to 100, they sum to 50"):
         check_template_fields({"mix": {"point_lookup": 50}}, where="f.toml")
     check_template_fields({"mix": {"point_lookup": 100}}, where="f.toml")  # target/table: marker
+    check_template_fields({"concurrency": 8}, where="f.toml")  # the mix too
 
 
 def test_pushed_template_with_a_password_in_its_target_is_refused() -> None:
