@@ -90,3 +90,34 @@ def test_snowflake_store_with_two_workers_uses_a_private_sqlite_control_plane(
     # a 2-core machine, so only a generous bound is asserted: far below the 377 ms p99 that a
     # control plane on the emulated Snowflake store showed.
     assert lag["p99_ms"] <= 200.0, lag
+
+
+SQLITE_BENCH = BENCH.replace('duration="2s", warmup="0.5s"', 'duration="0.5s", warmup="0s"')
+
+
+def _rows(db: str, table: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_control_url_apart_from_the_store(pytester: pytest.Pytester,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``FLAKEBENCH_CONTROL`` (same as --flakebench-control / ini) moves the control tables."""
+    conn = sqlite3.connect(pytester.path / "target.db")
+    conn.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
+    conn.executemany("INSERT INTO kv VALUES (?, 'x')", [(i,) for i in range(1, 101)])
+    conn.commit()
+    conn.close()
+    pytester.makepyfile(SQLITE_BENCH)
+    monkeypatch.setenv("FLAKEBENCH_CONTROL", f"sqlite:///{pytester.path / 'control.db'}")
+    result = pytester.runpytest("--flakebench", "--flakebench-store=sqlite:///store.db")
+    result.assert_outcomes(passed=1)
+    assert _rows(str(pytester.path / "control.db"), "RUN_STATUS") == 1
+    assert _rows(str(pytester.path / "store.db"), "TEST_RESULTS WHERE PARENT_RUN_ID IS NULL") == 1
+    assert _rows(str(pytester.path / "store.db"), "RUN_STATUS") == 0
+    bad = pytester.runpytest("--flakebench", "--flakebench-control=mysql://x/y")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--flakebench-control*mysql://x/y*not a supported URL*"])

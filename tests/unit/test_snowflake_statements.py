@@ -153,3 +153,24 @@ def test_no_inline_sql_in_snowflake_modules(module: str) -> None:
         and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
     ]
     assert not inline, f"{module}: SQL literal passed to execute at lines {inline}"
+
+
+class _Refusing(_Cursor):
+    def execute(self, sql: str, params: Any = ()) -> None:
+        self.sent.append(sql)
+        raise RuntimeError("Duplicate key value violates unique constraint on RUN_EVENT_APPLIED")
+
+
+def test_insert_if_absent_ignores_a_racing_duplicate_on_hybrid_tables() -> None:
+    """Two MERGEs racing on a hybrid table: the loser's duplicate-key error means the row is
+    there, which is what ON CONFLICT DO NOTHING asks for; other statements still raise."""
+    from pytest_flakebench.stores.snowflake import ControlConnection
+
+    raw = _Conn()
+    raw.cursor = lambda: _Refusing(raw.sent)  # type: ignore[method-assign]
+    conn = ControlConnection(raw)
+    conn.execute("INSERT INTO RUN_EVENT_APPLIED (RUN_ID, SEQUENCE_ID, WORKER_ID, APPLIED_AT, "
+                 "LAG_MS) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", ("r", 1, "gw0", 1, 2))
+    assert raw.sent[-1].startswith("MERGE INTO RUN_EVENT_APPLIED")
+    with pytest.raises(RuntimeError, match="Duplicate key"):
+        conn.execute("INSERT INTO RUN_CONTROL_EVENTS (RUN_ID) VALUES (?)", ("r",))
