@@ -78,6 +78,9 @@ class NamespaceHosts:
         self.tag = secrets.token_hex(2)
         self.subnet = 1 + secrets.randbelow(250)  # 198.18.<subnet>.0/24: parallel sessions
         self.gateway = f"198.18.{self.subnet}.1"  # the test's own address on the bridge
+        # a second address of the test's namespace, for a service that one host can be cut
+        # off from alone (a blackhole route in that host), e.g. the control plane
+        self.second = f"198.18.{self.subnet}.2"
         self.bridge = f"fbbr{self.tag}"
         self.root = Path(tempfile.mkdtemp(prefix="flakebench-hosts-", dir="/tmp"))
         self.ssh_config = self.root / "ssh_config"
@@ -104,6 +107,7 @@ class NamespaceHosts:
     def _network(self) -> None:
         _sh("ip", "link", "add", self.bridge, "type", "bridge")
         _sh("ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge)
+        _sh("ip", "addr", "add", f"{self.second}/24", "dev", self.bridge)
         _sh("ip", "link", "set", self.bridge, "up")
         for host in self.hosts:
             _sh("ip", "netns", "add", host.netns)
@@ -128,7 +132,9 @@ class NamespaceHosts:
             lines += [f"Host {host.name}", f"  HostName {host.address}", "  User root",
                       f"  IdentityFile {self.root / 'user_key'}", "  IdentitiesOnly yes",
                       "  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null",
-                      "  LogLevel ERROR", "  ConnectTimeout 5", "  BatchMode yes", ""]
+                      "  LogLevel ERROR", "  ConnectTimeout 5", "  BatchMode yes",
+                      # a cut host's gateway drops in ~3 s, as a crashed worker's would
+                      "  ServerAliveInterval 1", "  ServerAliveCountMax 3", ""]
         self.ssh_config.write_text("\n".join(lines))
 
     def _sshd(self, host: Host) -> None:
@@ -177,6 +183,16 @@ class NamespaceHosts:
     def heal(self, host: Host) -> None:
         """Bring the host's network back."""
         _sh("ip", "netns", "exec", host.netns, "ip", "link", "set", "eth0", "up")
+
+    def block(self, host: Host, address: str) -> None:
+        """Cut ``host`` off from ``address`` alone (a blackhole route in its namespace)."""
+        _sh("ip", "netns", "exec", host.netns, "ip", "route", "add", "blackhole",
+            f"{address}/32")
+
+    def unblock(self, host: Host, address: str) -> None:
+        """Undo :meth:`block`."""
+        _sh("ip", "netns", "exec", host.netns, "ip", "route", "del", "blackhole",
+            f"{address}/32", check=False)
 
     def reachable(self, host: Host, port: int = 22, timeout: float = 1.0) -> bool:
         """Whether the test's namespace reaches ``host:port``."""

@@ -149,8 +149,10 @@ class RunBook:
             if w in self.dead:
                 continue
             hb = hbs.get(w)
+            # the host too: on several machines it says which one to look at
+            named = f"worker {w} on {hb.host}" if hb is not None and hb.host else f"worker {w}"
             if w in down:
-                self.dead[w] = f"worker {w} went down (its process exited)"
+                self.dead[w] = f"{named} went down (its process exited or its link was lost)"
                 continue
             if hb is None:
                 continue
@@ -162,7 +164,7 @@ class RunBook:
             if hb.status in ("DONE", "CANCELLED", "IDLE"):
                 alive += 1
             elif silent > settings.dead_after_s:
-                self.dead[w] = f"worker {w} sent no heartbeat for {silent:.1f}s"
+                self.dead[w] = f"{named} sent no heartbeat for {silent:.1f}s"
             elif silent > settings.stale_after_s:
                 stale += 1
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -33,6 +34,9 @@ from pytest_flakebench.targets import ResolvedTarget
 from pytest_flakebench.template import Template
 from pytest_flakebench.workload import PythonOp
 
+log = logging.getLogger("pytest_flakebench")
+
+WATCH_S = 0.1  # how often the watchdog looks at the time since the last control-plane answer
 POLL_S = 0.02  # event poll interval: control-plane lag stays in the tens of milliseconds
 SNAPSHOTS_PER_BEAT = 4  # the heartbeat's SNAPSHOT_JSON: this worker's latest snapshots
 OUTAGE_POLL_S = 0.1  # while the store is out of reach (reconnect attempts, hand-off files)
@@ -68,11 +72,17 @@ class _Follower:
         self.engine: Engine | None = None
         self.stopped = threading.Event()
         self.cancelled = False
+        self.last_contact = time.monotonic()  # the last answer from the control plane
+        self.lost = False  # the watchdog gave the control plane up
         self._thread = threading.Thread(target=self._loop, name="flakebench-events", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch, name="flakebench-watchdog",
+                                          daemon=True)
 
     def start(self, engine: Engine) -> None:
         self.engine = engine
+        self.last_contact = time.monotonic()
         self._thread.start()
+        self._watchdog.start()
 
     def apply(self, event: Event) -> None:
         engine = self.engine
@@ -114,13 +124,41 @@ class _Follower:
                     changed = True
                 interval = policy.next(interval, changed)  # backs off on Snowflake only
                 wait = interval
+                self.last_contact = time.monotonic()
             except FlakebenchError:
                 wait = OUTAGE_POLL_S  # the store is away: keep measuring, poll gently
             if handoff is not None and handoff.active():
+                self.last_contact = time.monotonic()  # the controller speaks through files
                 for raw in handoff.events_after(self.run_id, self.last_seq, self.ctx.worker_id):
                     self.apply(Event(int(raw["seq"]), str(raw["type"]), raw.get("target"),
                                      dict(raw["data"]), float(raw["created_at"])))
             self.stopped.wait(wait)
+
+    def _watch(self) -> None:
+        """Its own thread, so that a store call hanging on a dead network (up to a connect
+        timeout) cannot delay it: beyond the outage the controller rides out, it hands off
+        (local workers see the files) or gives this worker up; the drain timeout is the
+        margin for the former."""
+        limit = self.ctx.store_outage_s + self.ctx.drain_timeout_s
+        while not self.stopped.wait(WATCH_S):
+            silent = time.monotonic() - self.last_contact
+            if silent > limit:
+                self._lost(silent)
+                return
+
+    def _lost(self, silent_s: float) -> None:
+        """No word from the controller for longer than the store outage it rides out plus the
+        drain timeout: it has given this worker up (a host cut off from the network), so stop
+        loading the target now rather than at the safety margin after the planned end."""
+        log.warning("%s: no control-plane contact for %.1fs (beyond --flakebench-store-outage "
+                    "%gs + --flakebench-drain-timeout %gs): stopping this worker's load",
+                    self.ctx.worker_id, silent_s, self.ctx.store_outage_s,
+                    self.ctx.drain_timeout_s)
+        self.cancelled = True
+        self.lost = True
+        if self.engine is not None:
+            self.engine.stop()
+        self.stopped.set()
 
     def join(self) -> None:
         self.stopped.set()
@@ -312,6 +350,12 @@ def _follow(ctx: WorkerContext, run_id: str,
         raise
     outcome.host = host.finish()
     follower.join()
+    if follower.lost:
+        # Nobody can read this worker's report, and waiting for the merged result would hold
+        # the session for a minute: say why and end this worker's part now.
+        raise RunAborted(f"{ctx.worker_id} lost the control plane (no answer for more than "
+                         f"{ctx.store_outage_s:g}s + {ctx.drain_timeout_s:g}s) and stopped "
+                         f"its load; the controller reports the run without it")
     if follower.cancelled and outcome.status == "COMPLETED":
         outcome.status = "CANCELLED"
     return outcome, connections

@@ -32,6 +32,7 @@ from pytest_flakebench.drivers.base import Dialect, ErrorClass
 from pytest_flakebench.drivers.postgres_lean import LeanConnection
 from pytest_flakebench.errors import ConfigError, TargetError
 from pytest_flakebench.identifiers import TableName, quote_ident
+from pytest_flakebench.pgnet import network_kwargs
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
 from pytest_flakebench.urls import redact_url, url_secrets
 
@@ -226,6 +227,8 @@ class PostgresDriver:
             self._kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
         if "application_name" not in params:
             self._kwargs["application_name"] = "pytest-flakebench"
+        # A cut network fails an operation in seconds (an error) instead of hanging the thread.
+        self._kwargs.update(network_kwargs(params))
         # Password precedence: the URL, then the stored one, then libpq's own PGPASSWORD.
         if not params.get("password") and password:
             self._kwargs["password"] = password

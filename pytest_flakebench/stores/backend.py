@@ -131,10 +131,18 @@ class PostgresBackend(Backend):
 
     def connect(self) -> Any:
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        from pytest_flakebench.pgnet import network_kwargs
 
         kwargs: dict[str, Any] = {"autocommit": True, "application_name": self.application_name}
         if "connect_timeout" not in self.url:
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+        try:
+            given = conninfo_to_dict(self.url)
+        except psycopg.Error:
+            given = {}  # libpq reports the malformed URL on connect
+        kwargs.update(network_kwargs(given))  # a cut network fails fast instead of hanging
         return psycopg.connect(self.url, **kwargs)
 
     def lost(self, exc: BaseException) -> bool:

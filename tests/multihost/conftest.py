@@ -38,7 +38,7 @@ class HostsDb:
     """The cluster as the hosts see it: target database and an initialised results store."""
 
     target: str  # postgresql://…@<gateway>:<port>/bench
-    store: str  # postgresql://…@<gateway>:<port>/store, flakebench schema initialised
+    store: str  # postgresql://…@<second address>:<port>/store, flakebench schema initialised
     local: str  # the bench database over 127.0.0.1, for checks from the test itself
     local_store: str  # the store over 127.0.0.1
     table: str
@@ -62,7 +62,8 @@ def hosts_db(hosts: NamespaceHosts) -> Iterator[HostsDb]:
         cluster.start()
         with open(cluster.data_dir / "pg_hba.conf", "a") as hba:
             hba.write("host all all 198.18.0.0/15 trust\n")
-        cluster.set_config("listen_addresses", f"127.0.0.1,{hosts.gateway}", restart=True)
+        cluster.set_config("listen_addresses", f"127.0.0.1,{hosts.gateway},{hosts.second}",
+                           restart=True)
     except ClusterUnavailable as exc:
         cluster.destroy()
         pytest.skip(f"hosts' PostgreSQL cluster: {exc}")
@@ -77,10 +78,12 @@ def hosts_db(hosts: NamespaceHosts) -> Iterator[HostsDb]:
                          f"FROM generate_series(1, 100000) g")
             conn.execute(f"ANALYZE {table}")
         remote = f"postgresql://postgres@{hosts.gateway}:{cluster.port}"
-        store = open_store(f"{remote}/store")
+        # the store (control plane) on the bridge's second address: a host can lose it alone
+        control = f"postgresql://postgres@{hosts.second}:{cluster.port}/store"
+        store = open_store(control)
         store.init_schema()
         store.close()
-        yield HostsDb(target=f"{remote}/bench", store=f"{remote}/store", local=local,
+        yield HostsDb(target=f"{remote}/bench", store=control, local=local,
                       local_store=cluster.dsn("store"), table=table)
     finally:
         cluster.destroy()

@@ -64,3 +64,149 @@ def test_two_hosts_one_report_connections_split_histograms_exact(
         stored = conn.execute("SELECT host FROM flakebench.test_results "
                               "WHERE parent_run_id = %s", (run["run_id"],)).fetchall()
     assert sorted(h for (h,) in stored) == sorted(h.name for h in hosts.hosts)
+
+
+CUT_BENCH = """
+import pytest
+
+@pytest.mark.flakebench(target="{target}", table="{table}", mix={{"logged_lookup": 100}},
+                        queries={{"logged_lookup": {{"sql": "SELECT fb_logged_op(?)",
+                                                    "operation": "write",
+                                                    "params": [{{"key": True}}]}}}},
+                        concurrency=4, duration="8s", warmup="0.5s")
+def test_one_host_cut():
+    pass
+"""
+
+OUTAGE_S, DRAIN_S, DEAD_S = 1.0, 3.0, 2.0
+
+
+def test_a_cut_host_is_dead_the_run_partial_and_its_worker_stops_on_its_own(
+        pytester: pytest.Pytester, hosts: NamespaceHosts, hosts_db: HostsDb,
+        python: str) -> None:
+    """Link down in one host's namespace 2 s into the measurement: that worker is declared
+    dead, the run is PARTIAL with the other host's data, and the cut worker stops loading on
+    its own: once the link is back, the target sees no operation from that host (every
+    operation logs its client address and time through a function on the target)."""
+    import subprocess
+    import time
+
+    import psycopg
+
+    from pytest_flakebench.pgnet import DEAD_LINK_S
+
+    with psycopg.connect(hosts_db.local, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS fb_oplog (addr inet, at timestamptz)")
+        conn.execute("TRUNCATE fb_oplog")
+        conn.execute("CREATE OR REPLACE FUNCTION fb_logged_op(k bigint) RETURNS bigint "
+                     "LANGUAGE sql VOLATILE AS $$ INSERT INTO fb_oplog "
+                     "VALUES (inet_client_addr(), clock_timestamp()); SELECT k $$")
+    pytester.makepyfile(test_cut=CUT_BENCH.format(target=hosts_db.target,
+                                                  table=hosts_db.table))
+    keep, cut = hosts.hosts
+    args = [*_args(hosts, hosts_db, python, pytester.path), "--max-worker-restart=0",
+            f"--flakebench-dead-after={DEAD_S}", f"--flakebench-drain-timeout={DRAIN_S}",
+            f"--flakebench-store-outage={OUTAGE_S}"]
+    env = {**__import__("os").environ}
+    proc = subprocess.Popen([python, "-m", "pytest", *args], cwd=pytester.path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # cut 2 s into the measurement: wait until the target sees both hosts' load
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with psycopg.connect(hosts_db.local) as conn:
+                seen = conn.execute("SELECT count(DISTINCT addr) FROM fb_oplog").fetchone()
+            if seen == (2,):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the load never started on both hosts")
+        time.sleep(2.5)
+        hosts.cut(cut)
+        cut_at = time.time()
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # Whatever the cut worker does, it does by itself: give it the outage, the drain timeout
+    # and a dead link's detection time, then bring the link back and watch.
+    time.sleep(max(0.0, cut_at + OUTAGE_S + DRAIN_S + DEAD_LINK_S + 2 - time.time()))
+    hosts.heal(cut)
+    healed_at = time.time()
+    time.sleep(4)
+    with psycopg.connect(hosts_db.local) as conn:
+        after_heal = conn.execute(
+            "SELECT count(*) FROM fb_oplog WHERE addr = %s AND at > to_timestamp(%s)",
+            (cut.address, healed_at)).fetchone()
+        kept_after_cut = conn.execute(
+            "SELECT count(*) FROM fb_oplog WHERE addr = %s AND at > to_timestamp(%s)",
+            (keep.address, cut_at + 1)).fetchone()
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert run["status"] == "PARTIAL", out[-3000:]
+    assert any(cut.name in m for m in run["messages"]), run["messages"]
+    assert [w["host"] for w in run["workers"]] == [keep.name], run["workers"]
+    assert run["overall"]["ops"] == run["workers"][0]["ops"] > 0
+    assert kept_after_cut[0] > 0  # the other host went on measuring
+    assert after_heal == (0,), f"the cut host went on loading the target: {after_heal}"
+
+
+def test_a_worker_cut_off_from_the_control_plane_stops_loading_on_its_own(
+        pytester: pytest.Pytester, hosts: NamespaceHosts, hosts_db: HostsDb,
+        python: str) -> None:
+    """One host loses the control plane alone (a blackhole route to the store's address) but
+    still reaches the target: its worker must stop loading within the drain timeout once the
+    outage it may ride out is over, not at the safety margin after the planned end. The
+    target's own log of every operation (client address, time) says when it stopped."""
+    import subprocess
+    import time
+
+    import psycopg
+
+    from pytest_flakebench.pgnet import DEAD_LINK_S
+
+    with psycopg.connect(hosts_db.local, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS fb_oplog (addr inet, at timestamptz)")
+        conn.execute("TRUNCATE fb_oplog")
+        conn.execute("CREATE OR REPLACE FUNCTION fb_logged_op(k bigint) RETURNS bigint "
+                     "LANGUAGE sql VOLATILE AS $$ INSERT INTO fb_oplog "
+                     "VALUES (inet_client_addr(), clock_timestamp()); SELECT k $$")
+    pytester.makepyfile(test_cut=CUT_BENCH.format(target=hosts_db.target,
+                                                  table=hosts_db.table).replace('"8s"', '"20s"'))
+    keep, cut = hosts.hosts
+    args = [*_args(hosts, hosts_db, python, pytester.path), "--max-worker-restart=0",
+            f"--flakebench-dead-after={DEAD_S}", f"--flakebench-drain-timeout={DRAIN_S}",
+            f"--flakebench-store-outage={OUTAGE_S}"]
+    proc = subprocess.Popen([python, "-m", "pytest", *args], cwd=pytester.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with psycopg.connect(hosts_db.local) as conn:
+                seen = conn.execute("SELECT count(DISTINCT addr) FROM fb_oplog").fetchone()
+            if seen == (2,):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the load never started on both hosts")
+        time.sleep(1.5)
+        hosts.block(cut, hosts.second)
+        cut_at = time.time()
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        hosts.unblock(cut, hosts.second)
+        if proc.poll() is None:
+            proc.kill()
+    with psycopg.connect(hosts_db.local) as conn:
+        (last_cut,) = conn.execute("SELECT extract(epoch FROM max(at)) FROM fb_oplog "
+                                   "WHERE addr = %s", (cut.address,)).fetchone()
+        (last_kept,) = conn.execute("SELECT extract(epoch FROM max(at)) FROM fb_oplog "
+                                    "WHERE addr = %s", (keep.address,)).fetchone()
+    stopped_after = float(last_cut) - cut_at
+    # lost = the outage it rides out; then the drain timeout; a blocked control-plane call
+    # can add a dead link's detection time, and polling a little
+    bound = OUTAGE_S + DRAIN_S + DEAD_LINK_S + 1.0
+    assert stopped_after <= bound, (stopped_after, bound, out[-2000:])
+    assert float(last_kept) - cut_at > bound  # the other host went on: the run was not over
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert run["status"] == "PARTIAL"
+    assert any(cut.name in m for m in run["messages"]), run["messages"]
