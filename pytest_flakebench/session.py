@@ -315,6 +315,9 @@ class BenchSession:
 
         reporter.write_sep("=", "flakebench")
         width = max(self.config.get_terminal_writer().fullwidth, 80)
+        # the summary fits any width; the wider tables below fold instead, so give them room
+        # (CI logs are not 80 columns wide)
+        table_width = max(width, 140)
         columns: list[str] = []
         cells: list[list[str]] = []
         for run in self.results:
@@ -336,9 +339,9 @@ class BenchSession:
 
         for run in self.results:
             if run.steps:
-                reporter.write_line(render(steps_table(run), width=width,
+                reporter.write_line(render(steps_table(run), width=table_width,
                                            color=reporter.hasmarkup))
-        self._comparison_summary(reporter, width)
+        self._comparison_summary(reporter, table_width)
         for run in self.results:
             if run.cost:
                 from pytest_flakebench.cost import RunCost
