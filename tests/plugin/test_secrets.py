@@ -58,6 +58,23 @@ worker.prepare = _crash
 """
 
 
+# Each process (controller, xdist workers) notes whether the URL its driver opens carries the
+# real password or a redacted one: the server here trusts 127.0.0.1, so it would accept either.
+SEEN_CONFTEST = """
+import os
+import pytest_flakebench.benchmark as benchmark
+
+_open = benchmark.open_driver
+
+def _noting(url, **kwargs):
+    with open(f"driver-url-{os.getpid()}.seen", "a") as f:
+        f.write(("REDACTED" if "***" in url else "FULL") + "\\n")
+    return _open(url, **kwargs)
+
+benchmark.open_driver = _noting
+"""
+
+
 def _with_password(dsn: str, password: str) -> str:
     scheme, rest = dsn.split("://", 1)
     user, host = rest.split("@", 1)
@@ -164,9 +181,14 @@ def _check_run(pytester: pytest.Pytester, result: pytest.RunResult, password: st
 def test_password_in_target_url_reaches_no_sqlite_store_file_or_output(
         pytester: pytest.Pytester, pg_dsn: str, small_table: str, password: str) -> None:
     pytester.makepyfile(BENCH.format(url=_with_password(pg_dsn, password), table=small_table))
+    pytester.makeconftest(SEEN_CONFTEST)
     store = pytester.path / "results.db"
     result = _run(pytester, f"sqlite:///{store}", ["-n", "2"])
     _check_run(pytester, result, password)
+    # both workers connected with the URL as written (their own marker), not a stored copy
+    seen = {p.name: p.read_text().split() for p in pytester.path.glob("driver-url-*.seen")}
+    assert len(seen) >= 2, seen
+    assert all(set(v) == {"FULL"} for v in seen.values()), seen
     conn = sqlite3.connect(store)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
