@@ -98,7 +98,8 @@ def _ini_targets(lines: list[str]) -> dict[str, str]:
             continue
         name, sep, url = line.partition("=")
         if not sep:
-            raise ConfigError(f"ini flakebench_targets line {line!r}: expected NAME = URL")
+            raise ConfigError(f"ini flakebench_targets line {excerpt(redact_target(line))}: "
+                              f"expected NAME = URL")
         found[name.strip()] = url.strip()
     return found
 

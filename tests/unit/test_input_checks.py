@@ -121,3 +121,13 @@ def test_pushed_template_with_a_password_in_its_target_is_refused() -> None:
     assert "s3cret" not in str(info.value)
     assert "holds a password" in str(info.value)
     assert "flakebench connections add" in str(info.value)
+
+
+def test_a_bad_ini_target_line_is_shown_redacted(tmp_path: Any) -> None:
+    from pytest_flakebench.targets import resolve_target
+
+    with pytest.raises(ConfigError) as info:
+        resolve_target("orders", rootdir=tmp_path,
+                       ini_lines=["orders postgresql://u:s3cret@h/db"])
+    assert "s3cret" not in str(info.value)
+    assert "expected NAME = URL" in str(info.value)
