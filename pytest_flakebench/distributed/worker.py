@@ -199,8 +199,11 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
         prepared = prepare(template, target, base_dir=ctx.base_dir, python_ops=python_ops,
                            pools=PoolCache(plane), run_id=run_id,
                            duration_scale=ctx.duration_scale)
-    except FlakebenchError as exc:
-        plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=str(exc))
+    except Exception as exc:
+        # Any failure (a bug too) is reported at once: the controller must not wait its join
+        # timeout for a worker that will never join.
+        message = str(exc) if isinstance(exc, FlakebenchError) else f"{type(exc).__name__}: {exc}"
+        plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=message)
         raise
     prepared.driver.tag_run(run_id)  # before any benchmark connection opens
     outcome: EngineOutcome | None = None

@@ -227,8 +227,7 @@ def test_password_absent_from_a_plugin_crash_and_a_malformed_url(
     pytester.makepyfile(CRASH.format(url=_with_password(pg_dsn, password), table=small_table,
                                      malformed=f"postgresql://postgres:{password}@[{host}"))
     pytester.makeconftest(CRASH_CONFTEST)
-    # the crashed worker never joins its run: do not wait the default 120 s for it
-    result = _run(pytester, "sqlite:///results.db", ["--flakebench-join-timeout=3"])
+    result = _run(pytester, "sqlite:///results.db", [])
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) + outcomes.get("errors", outcomes.get("error", 0)) == 2
     text = result.stdout.str() + result.stderr.str()
