@@ -47,6 +47,9 @@ class KindStats:
     error_max_us: int = 0
     error_histogram: str = ""  # wire form of the failed operations' latencies ("" if none)
 
+    plan: dict[str, Any] = field(default_factory=dict)  # evidence: shape, hash, text
+    server: dict[str, Any] = field(default_factory=dict)  # evidence: the server's figures
+
     @property
     def miss_rate(self) -> float:
         """Misses over successful operations (0 when nothing ran)."""
@@ -104,6 +107,8 @@ class KindStats:
             "error_p99_us": self.error_p99_us,
             "error_max_us": self.error_max_us,
             "error_histogram": self.error_histogram,
+            "plan": dict(self.plan),
+            "server": dict(self.server),
             "histogram": self.histogram,
         }
 
@@ -134,6 +139,8 @@ class KindStats:
             error_p99_us=data.get("error_p99_us", 0),
             error_max_us=data.get("error_max_us", 0),
             error_histogram=data.get("error_histogram", ""),
+            plan=dict(data.get("plan") or {}),
+            server=dict(data.get("server") or {}),
         )
 
     def hist(self) -> LatencyHistogram:
@@ -270,6 +277,7 @@ class RunResult:
     # the client processes: bound, cpu, interpreter waits, schedule_error_p50/p99_us (qps)
     client: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, Any] = field(default_factory=dict)  # Snowflake: credits (cost.RunCost)
+    server: dict[str, Any] = field(default_factory=dict)  # evidence: waits, check, deltas, notes
 
     @property
     def breaches(self) -> tuple[SLOCheck, ...]:
@@ -308,6 +316,7 @@ class RunResult:
             "samples": self.samples,
             "host": self.host,
             "cost": self.cost,
+            "server": self.server,
         }
         if with_snapshots:
             data["snapshots"] = [s.to_dict() for s in self.snapshots]
@@ -348,4 +357,5 @@ class RunResult:
             samples=dict(data.get("samples") or {}),
             host=dict(data.get("host") or {}),
             cost=dict(data.get("cost") or {}),
+            server=dict(data.get("server") or {}),
         )

@@ -348,6 +348,10 @@ class BenchSession:
 
                 reporter.write_line(f"cost {run.test.rsplit('::', 1)[-1]} (run "
                                     f"{run.run_id[:8]}): {RunCost(**run.cost).describe()}")
+        from pytest_flakebench.evidence.report import evidence_summary
+
+        for line in evidence_summary(self.results, width=width, color=reporter.hasmarkup):
+            reporter.write_line(line)
         if self.settings.html_path is not None:
             reporter.write_line(f"HTML report written to {self.settings.html_path}")
         if self._store is not None and self.stored:

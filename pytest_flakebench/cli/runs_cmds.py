@@ -169,6 +169,13 @@ def _print_run(run: RunResult) -> None:
         kinds.add_row(*_kind_cells(k))
     kinds.add_row(*_kind_cells(run.overall, "overall"), style="bold", end_section=True)
     out.print(kinds)
+    from pytest_flakebench.evidence.report import run_lines, server_table
+
+    server = server_table(run)
+    if server is not None:
+        out.print(server)
+        for line in [*run_lines(run), *(run.server.get("notes") or [])]:
+            out.print(Text(line))
 
     if run.slo:
         slo = Table(title="SLO", title_justify="left")

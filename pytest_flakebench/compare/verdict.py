@@ -92,6 +92,7 @@ class Comparison:
     sampling: str = ""  # "0.25 s windows" or "1 s snapshots"
     history_runs: int = 0  # comparable runs behind the spread (the baseline included)
     host: HostDifference | None = None  # how the hosts differ beyond the bounds, if they do
+    server: tuple[str, ...] = ()  # what changed server side (evidence.compare)
 
     @property
     def regressed(self) -> bool:
@@ -299,6 +300,10 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
     verdict = run_verdict(results)
     if candidate.status != "COMPLETED" and verdict == "REGRESSED":
         verdict = "INCONCLUSIVE"
+    from pytest_flakebench.evidence.compare import server_changes
+
     return Comparison(candidate.test, candidate.run_id, baseline.run_id, label, verdict,
                       metrics=results, notes=tuple(notes), sampling=sampling,
-                      history_runs=len(runs), host=host)
+                      history_runs=len(runs), host=host,
+                      server=tuple(server_changes(
+                          baseline, candidate, full=verdict in ("REGRESSED", "IMPROVED"))))

@@ -492,7 +492,10 @@ def result_from_reports(template: Template, reports: list[WorkerReport], *, run_
         # the target is shared: the run was unavailable as long as its worst worker saw
         unavailable_s=max((float(p.get("unavailable_s", 0.0)) for p in payloads), default=0.0),
         steps=steps, find_max=find_max or {})
-    return build_result(template, measured, meta, run_id=run_id, test=test)
+    from pytest_flakebench.evidence.attach import attach_evidence
+
+    return attach_evidence(build_result(template, measured, meta, run_id=run_id, test=test),
+                           payloads)
 
 
 def final_line(result: Any) -> str:

@@ -205,17 +205,23 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
         message = str(exc) if isinstance(exc, FlakebenchError) else f"{type(exc).__name__}: {exc}"
         plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=message)
         raise
+    from pytest_flakebench.evidence.collector import is_lead, open_collector
+
+    evidence = open_collector(prepared, run_id)  # plans, "before" snapshots: before joining
     prepared.driver.tag_run(run_id)  # before any benchmark connection opens
     outcome: EngineOutcome | None = None
     try:
         plane.join(run_id, ctx.worker_id, host, "READY",
                    template_json=json.dumps(template.model_dump(mode="json")))
-        outcome, connections = _follow(ctx, run_id, prepared)
+        outcome, connections = _follow(ctx, run_id, prepared, on_start=lambda start: (
+            evidence.begin(is_lead(ctx.worker_id, start.data.get("thread_base") or {}))))
+        found = evidence.finish()
     except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         plane.heartbeat(run_id, ctx.worker_id, status="FAILED", last_error=message)
         raise
     finally:
+        evidence.close()
         prepared.close()
     status = "CANCELLED" if outcome is not None and outcome.interrupt is not None else "DONE"
     payload = worker_payload(outcome, worker_id=ctx.worker_id, host=host,
@@ -227,7 +233,8 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
                                    "row_count": prepared.profile.row_count,
                                    "client_path": getattr(prepared.driver, "client_path", None),
                                    "target": prepared.driver.redacted_url,
-                                   "table": str(prepared.profile.info.table)})
+                                   "table": str(prepared.profile.info.table),
+                                   "evidence": found})
     if ctx.handoff is not None:
         # Also on this machine: the controller may lose the store before it reads the row.
         ctx.handoff.put_payload(run_id, ctx.worker_id, payload)
@@ -269,8 +276,9 @@ def _terminal(ctx: WorkerContext, run_id: str) -> RunRow | None:
     return row if row is not None and row.status in TERMINAL else None
 
 
-def _follow(ctx: WorkerContext, run_id: str,
-            prepared: Prepared) -> tuple[EngineOutcome | None, int]:
+def _follow(ctx: WorkerContext, run_id: str, prepared: Prepared,
+            on_start: Callable[[Event], object] | None = None
+            ) -> tuple[EngineOutcome | None, int]:
     """Open this worker's connections, wait for START, run the engine under the controller.
 
     Returns ``(outcome, connections)``. The connections open when the controller sends this
@@ -328,6 +336,8 @@ def _follow(ctx: WorkerContext, run_id: str,
         applied = time.time()
         plane.mark_applied(run_id, start.seq, ctx.worker_id, applied,
                            (applied - start.created_at) * 1000.0)
+        if on_start is not None:
+            on_start(start)  # evidence: the lead starts sampling wait events
         if engine is None:
             plane.heartbeat(run_id, ctx.worker_id, status="IDLE", active=0, target=0,
                             last_event_seq=start.seq)

@@ -357,7 +357,9 @@ class PostgresDriver:
         return [r[0] for r in rows[:limit]]
 
     def tag_run(self, run_id: str) -> None:
-        """Nothing to do: statements carry a ``/* flakebench:kind */`` comment already."""
+        """Name the run's connections (``application_name``) so the server can tell them apart;
+        statements carry a ``/* flakebench:kind */`` comment already."""
+        self._kwargs["application_name"] = f"flakebench:{run_id}"[:63]
 
     def check_statement(self, sql: str, param_count: int) -> None:
         """Parse and analyse ``sql`` (``%s`` style) as a prepared statement; never execute it.

@@ -112,10 +112,12 @@ def secrets_of(kwargs: dict[str, Any]) -> list[str]:
 
 
 def open_connection(kwargs: dict[str, Any], *, query_tag: str, shown: str,
-                    secrets: Sequence[str], error: type[Exception] = TargetError) -> Any:
-    """One qmark connection with ``QUERY_TAG`` set at login; secret-free errors."""
+                    secrets: Sequence[str], error: type[Exception] = TargetError,
+                    session: dict[str, object] | None = None) -> Any:
+    """One qmark connection with ``QUERY_TAG`` (and ``session``) set at login."""
     sf = connector()
-    params = {"QUERY_TAG": query_tag, "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False}
+    params = {"QUERY_TAG": query_tag, "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
+              **(session or {})}
     try:
         return sf.connect(**kwargs, paramstyle="qmark", session_parameters=params)
     except sf.Error as exc:
@@ -211,6 +213,10 @@ class SnowflakeDriver:
                  table_type: str = "standard", run_tag: str | None = None) -> None:
         self.redacted_url = redact_url(url)
         self._kwargs = connect_kwargs(url, password)
+        # Benchmark sessions never read the result cache unless the URL asks
+        # (?use_cached_result=true): a cached result measures the cache, not the query.
+        self.session_parameters: dict[str, object] = {
+            "USE_CACHED_RESULT": bool(self._kwargs.pop("use_cached_result", False))}
         self._secrets = secrets_of(self._kwargs)
         self.table_type = table_type
         # The run id when known before preflight (the worker knows it): then the metadata
@@ -240,6 +246,7 @@ class SnowflakeDriver:
 
     def _open(self) -> Any:
         return open_connection(dict(self._kwargs), query_tag=self._tag(),
+                               session=self.session_parameters,
                                shown=self.redacted_url, secrets=self._secrets)
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:

@@ -89,6 +89,7 @@ def comparison_lines(comparison: Comparison, *, render_table: bool = True,
         lines.append(f"samples: {comparison.sampling}; history: {comparison.history_runs} "
                      f"comparable run(s), the baseline included")
         lines.append(f"method: {METHOD}")
+    lines.extend(f"server: {s}" for s in comparison.server)
     lines.extend(f"note: {n}" for n in comparison.notes)
     return lines
 
@@ -127,7 +128,7 @@ def summary_table(comparisons: Sequence[Comparison]) -> Table:
     table.add_column("verdict", no_wrap=True)
     table.add_column("why", overflow="fold")
     for c in comparisons:
-        why = c.reason
+        why = "; ".join(x for x in (c.reason, *c.server) if x)
         base = c.baseline_label
         if c.baseline_id and c.baseline_id[:8] not in base:
             base += f" {c.baseline_id[:8]}"

@@ -196,7 +196,10 @@ def render_section(title: str, runs: Sequence[RunResult],
     """One section: up to five runs side by side."""
     if len(runs) > MAX_SIDE_BY_SIDE:
         raise ValueError(f"at most {MAX_SIDE_BY_SIDE} runs side by side, got {len(runs)}")
+    from pytest_flakebench.evidence.report import server_panel
+
     parts = [f"<section><h2>{_esc(title)}</h2>", _summary(runs), _comparisons(comparisons),
+             server_panel(runs, comparisons),
              "<h3>over time</h3>", *(f"<div class=chart>{c}</div>"
                                      for c in _time_charts(runs, key)),
              "<h3>percentile spectrum per kind</h3>",

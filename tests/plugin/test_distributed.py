@@ -93,8 +93,9 @@ def test_n2_runs_once_on_both_workers_and_merges_exactly(pytester: pytest.Pytest
     assert run["control"]["lag_ms"]["count"] == 10
 
 
-# Keys whose contents depend on what happened (which errors, how many lags, which workers).
-_FREE_FORM = ("split", "histogram", "error_classes", "lag_ms", "dead")
+# Keys whose contents depend on what happened (which errors, how many lags, which workers,
+# which wait events were sampled).
+_FREE_FORM = ("split", "histogram", "error_classes", "lag_ms", "dead", "waits")
 
 
 def shape(value: Any) -> Any:
