@@ -27,10 +27,10 @@ def test_{name}(flakebench_result):
     pass
 """
 
-# Holds an ACCESS EXCLUSIVE lock on the table for 1 s as soon as the run's benchmark
-# connections (application_name flakebench:<run id>) have sent their first statement (they
-# open before START). Started from a hook, not a fixture: the plugin's own autouse fixture
-# runs the benchmark before conftest fixtures.
+# Holds an ACCESS EXCLUSIVE lock on the table for 1 s as soon as the run's load has begun:
+# pg_stat_statements counts executions (connections open, and prepare, before START). Started
+# from a hook, not a fixture: the plugin's own autouse fixture runs the benchmark before
+# conftest fixtures.
 LOCKER = """
 import threading, time
 import psycopg
@@ -39,10 +39,10 @@ def _hold(dsn, table):
     with psycopg.connect(dsn, autocommit=True) as conn:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            row = conn.execute("SELECT count(*) FROM pg_stat_activity "
-                               "WHERE application_name LIKE 'flakebench:%%' "
-                               "AND query LIKE '%%flakebench:point_lookup%%'").fetchone()
-            if row[0] >= 1:
+            row = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                               "WHERE query LIKE %s AND query NOT LIKE 'EXPLAIN%%'",
+                               (f"%flakebench:point_lookup%{{table}}%",)).fetchone()
+            if row[0] >= 20:
                 break
             time.sleep(0.01)
         else:
