@@ -304,6 +304,19 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         pytest.fail(f"{text}\n\n{regression}" if regression else text, pytrace=False)
     if regression:
         pytest.fail(regression, pytrace=False)
+    if result is not None and result.status == "PARTIAL":
+        # --flakebench-partial=warn: the run passes on the survivors' figures, loudly
+        import warnings
+
+        dead = "; ".join(m for m in result.messages if "PARTIAL" in m) or "a worker was lost"
+        warnings.warn(FlakebenchPartialWarning(
+            f"{item.nodeid}: run {result.run_id[:8]} is PARTIAL ({dead}); it passes because "
+            f"--flakebench-partial=warn"), stacklevel=1)
+
+
+class FlakebenchPartialWarning(pytest.PytestWarning):
+    """A benchmark run lost a worker and passed on the others' figures (``--flakebench-partial
+    warn``); filter it like any warning (``-W error::…`` makes it fail)."""
 
 
 def _regression_message(item: pytest.Item, result: RunResult, width: int) -> str | None:

@@ -80,22 +80,28 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.parametrize("partial", ["fail", "warn"])
 def test_worker_killed_mid_run_gives_a_partial_run(pytester: pytest.Pytester, pg_dsn: str,
-                                                   pg_orders: str) -> None:
+                                                   pg_orders: str, partial: str) -> None:
     pytester.makepyfile(BENCH.format(dsn=pg_dsn, table=pg_orders, duration="6s"))
     db = pytester.path / ".flakebench" / "flakebench.db"
-    proc = _start(pytester.path, "-n", "2", "--flakebench-dead-after=2")
+    proc = _start(pytester.path, "-n", "2", "--flakebench-dead-after=2",
+                  f"--flakebench-partial={partial}")
     pids = _wait_measuring(db, proc, workers=2)
     (leader,) = _query(db, "SELECT LEADER FROM RUN_STATUS")[0]
     victim = next(w for w in pids if w != leader)
     os.kill(pids[victim], signal.SIGKILL)
     out, _ = proc.communicate(timeout=120)  # the session ends by itself
-    assert proc.returncode == 1, out
-    assert f"worker {victim} went down" in out
+    assert proc.returncode == (1 if partial == "fail" else 0), out
+    assert f"worker {victim}" in out
+    assert "went down" in out
     assert "PARTIAL" in out
     (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
     assert run["status"] == "PARTIAL"
-    assert run["verdict"] == "FAILED"
+    assert run["verdict"] == ("FAILED" if partial == "fail" else "PASSED")
+    if partial == "warn":  # passes, but never quietly
+        assert "FlakebenchPartialWarning" in out
+        assert "passes because --flakebench-partial=warn" in out
     survivors = [w for w in run["workers"] if w["worker_id"] == leader]
     assert survivors
     assert survivors[0]["ops"] > 0
