@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tomllib
 from pathlib import Path
 from types import UnionType
@@ -184,6 +185,11 @@ def _describe(error: Any) -> str:
                        else f"{bound:g}" if isinstance(bound, float) else str(bound))
         return (f"{_cut(loc)}={_shown(value)}: must be {words} {shown_bound} (see "
                 f"\"Bounds\" in the README)")
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
+        close = did_you_mean(value, choices) if isinstance(value, str) else None
+        hint = f" (did you mean {close!r}?)" if close else ""
+        return f"{_cut(loc)}={_shown(value)}: expected one of {', '.join(map(repr, choices))}{hint}"
     if kind == "finite_number":
         return f"{_cut(loc)}={_shown(value)}: must be a finite number (not NaN or inf)"
     message = str(error["msg"]).removeprefix("Value error, ")

@@ -41,6 +41,10 @@ def error_of(**fields: Any) -> str:
         {"sample": "c", "szie": 9}]}}},
      "queries.q.params.0.sample.szie: unknown field (value 9): did you mean 'size'?"),
     ({"concurency": 4}, "concurency: unknown field (value 4): did you mean 'concurrency'?"),
+    ({"mode": "qsp"}, "mode='qsp': expected one of 'concurrency', 'qps', 'find_max' (did you "
+                      "mean 'qps'?)"),
+    ({"keys": "zipfan"}, "keys.distribution='zipfan': expected one of 'uniform', 'zipfian', "
+                         "'hotspot', 'latest', 'sequential' (did you mean 'zipfian'?)"),
 ])
 def test_did_you_mean_everywhere_a_name_can_be_mistyped(fields: dict[str, Any],
                                                         expected: str) -> None:
