@@ -19,7 +19,12 @@ from pytest_flakebench.compare.verdict import (
     Comparison,
     MetricComparison,
 )
-from pytest_flakebench.hostnoise import CALIBRATION_RATIO, OTHER_LOAD_CORES, STEAL_SHARE
+from pytest_flakebench.hostnoise import (
+    CALIBRATION_RATIO,
+    EXPLAINS,
+    OTHER_LOAD_CORES,
+    STEAL_SHARE,
+)
 from pytest_flakebench.units import format_us
 
 VERDICT_STYLE = {
@@ -29,9 +34,10 @@ VERDICT_STYLE = {
 METHOD = (f"REGRESSED = beyond the limit AND outside the last comparable runs (beyond all of "
           f"them and their 99% prediction bound; with fewer than {MIN_RUNS} runs only beyond "
           f"x{GROSS_FACTOR:g} and {GROSS_LIMITS:g}x the limit) AND significant within the run "
-          f"(one-sided Mann-Whitney U over window samples, p < {ALPHA:g}) AND hosts alike "
-          f"(calibration within x{CALIBRATION_RATIO:g}, other processes within "
-          f"±{OTHER_LOAD_CORES:g} cores, steal within ±{STEAL_SHARE * 100:g}pp)")
+          f"(one-sided Mann-Whitney U over window samples, p < {ALPHA:g}) AND not a change a "
+          f"host difference could explain (hosts differ beyond calibration x"
+          f"{CALIBRATION_RATIO:g}, other processes ±{OTHER_LOAD_CORES:g} cores or steal "
+          f"±{STEAL_SHARE * 100:g}pp; a host H times slower explains up to {EXPLAINS:g}H)")
 
 
 def format_value(metric: str, value: float) -> str:
@@ -126,7 +132,7 @@ def summary_table(comparisons: Sequence[Comparison]) -> Table:
         table.add_column(f"Δ {metric}", justify="right", no_wrap=True)
     table.add_column("history", overflow="fold")
     table.add_column("verdict", no_wrap=True)
-    table.add_column("why", overflow="fold")
+    table.add_column("why", overflow="fold", min_width=30)
     for c in comparisons:
         why = "; ".join(x for x in (c.reason, *c.server) if x)
         base = c.baseline_label
