@@ -167,6 +167,27 @@ def test_save_then_get_round_trips(store: ResultStore) -> None:
     assert store.get_run("no-such-run") is None
 
 
+def test_evidence_is_stored_with_the_run(store: ResultStore) -> None:
+    """Plans and server figures (issue 15) travel in RESULT_JSON on every backend."""
+    from dataclasses import replace
+
+    run = make_run()
+    plan = {"shape": {"summary": "Index Scan using t_pkey on t", "nodes": [
+        {"node": "Index Scan", "depth": 0, "relation": "t", "index": "t_pkey"}]},
+        "hash": "0af3eba20e77", "text": "Index Scan using t_pkey on t", "raw": "[]"}
+    kinds = {k: replace(v, plan=plan, server={"calls": 10, "mean_exec_ms": 0.02})
+             for k, v in run.kinds.items()}
+    server = {"waits": {"top": [{"event": "Lock:relation", "samples": 9, "share": 0.9}]},
+              "check": {"ok": True, "items": []}, "notes": []}
+    run = replace(run, kinds=kinds, server=server)
+    store.save_run(run)
+    got = store.get_run(run.run_id)
+    assert got is not None
+    assert got.server == server
+    assert all(k.plan == plan for k in got.kinds.values())
+    assert got.to_dict() == run.to_dict()
+
+
 def test_ambiguous_prefix_is_an_error(store: ResultStore) -> None:
     store.save_run(make_run(run_id="abc-1"))
     store.save_run(make_run(run_id="abc-2"))

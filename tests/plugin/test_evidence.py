@@ -153,7 +153,7 @@ def test_dropped_index_is_regressed_naming_the_plan_change(pytester: pytest.Pyte
     import psycopg
 
     pytester.makepyfile(BENCH.format(dsn=pgss_dsn, table=pgss_table, name="plan",
-                                     mix='{"point_lookup": 100}', duration="6s",
+                                     mix='{"point_lookup": 100}', duration="3s",
                                      warmup="0.3s"))
     args = ("--flakebench", "--flakebench-compare-fail=p95:+20%")
     pytester.runpytest(*args).assert_outcomes(passed=1)
