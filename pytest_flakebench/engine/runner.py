@@ -27,6 +27,7 @@ from pytest_flakebench.drivers.base import Driver, DriverConnection
 from pytest_flakebench.engine.client import ClientMeter
 from pytest_flakebench.engine.cuts import Cuts, Tick
 from pytest_flakebench.engine.fine import WINDOW_S
+from pytest_flakebench.engine.heap import keep_large_blocks_mapped
 from pytest_flakebench.engine.loops import load_loop
 from pytest_flakebench.engine.recorder import (
     PHASE_NAMES,
@@ -329,6 +330,7 @@ class Engine:
         """
         if self._go is not None:
             return
+        keep_large_blocks_mapped()  # flat memory over long runs (engine/heap.py)
         cfg = self.config
         n = cfg.connections
         connected = threading.Barrier(n + 1)
