@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -160,12 +161,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def fakesnow_server() -> Iterator[dict[str, object]]:
-    """A ``fakesnow -s`` server in its own process for the session; yields connect kwargs.
+@contextlib.contextmanager
+def running_fakesnow() -> Iterator[dict[str, object]]:
+    """A ``fakesnow -s`` server in its own process; yields connect kwargs.
 
     Skips (with the reason) when fakesnow or the connector is not installed. One in-memory
-    DuckDB is shared by every session of the server, so tests use their own databases.
+    DuckDB is shared by every session of one server, so tests use their own databases.
     """
     import importlib.util
     import signal
@@ -211,6 +212,13 @@ def fakesnow_server() -> Iterator[dict[str, object]]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def fakesnow_server() -> Iterator[dict[str, object]]:
+    """The session's fakesnow server (see :func:`running_fakesnow`)."""
+    with running_fakesnow() as server:
+        yield server
 
 
 def fakesnow_url(server: dict[str, object], database: str, schema: str = "PUBLIC",

@@ -16,7 +16,7 @@ from pytest_flakebench.results import RunResult
 from pytest_flakebench.stores import ResultStore, open_store
 from pytest_flakebench.stores.snowflake import SnowflakeStore, chunk_rows
 from pytest_flakebench.urls import redact_url
-from tests.conftest import fakesnow_url
+from tests.conftest import fakesnow_sql, fakesnow_url, running_fakesnow
 from tests.integration.factories import PG_DSN, make_run, throwaway_pg_database
 
 
@@ -36,6 +36,17 @@ def sf_store_url(fakesnow_server: dict[str, object], fakesnow_db: str) -> str:
     url = fakesnow_url(fakesnow_server, fakesnow_db, "FLAKEBENCH")
     _init(url)
     return url
+
+
+@pytest.fixture
+def sf_private_store_url() -> Iterator[str]:
+    """A store on a fakesnow server of its own: the session's shared in-memory DuckDB may hold
+    another test's open transaction, behind which two racing saves could wait forever."""
+    with running_fakesnow() as server:
+        fakesnow_sql(server, "FB_RACE", "CREATE SCHEMA IF NOT EXISTS PUBLIC")
+        url = fakesnow_url(server, "FB_RACE", "FLAKEBENCH")
+        _init(url)
+        yield url
 
 
 @pytest.fixture
@@ -69,11 +80,14 @@ def _save_twice_at_once(url: str, run: RunResult) -> list[str]:
         except StoreError as exc:
             outcomes.append(str(exc))
 
-    threads = [threading.Thread(target=save, args=(s,)) for s in stores]
+    threads = [threading.Thread(target=save, args=(s,), daemon=True) for s in stores]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
+        t.join(timeout=60)
+    hung = [t for t in threads if t.is_alive()]
+    if hung:  # fail, never hang the suite; the stuck save's store cannot be closed
+        pytest.fail(f"{len(hung)} concurrent save(s) still waiting after 60 s: {outcomes}")
     for s in stores:
         s.close()
     return outcomes
@@ -83,7 +97,8 @@ def _save_twice_at_once(url: str, run: RunResult) -> list[str]:
                                    pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_concurrent_saves_store_the_run_once(which: str,
                                                  request: pytest.FixtureRequest) -> None:
-    url = request.getfixturevalue("sf_store_url" if which == "snowflake" else "pg_store_url")
+    url = request.getfixturevalue("sf_private_store_url" if which == "snowflake"
+                                  else "pg_store_url")
     run = make_run(snapshots_per_worker=5)
     outcomes = _save_twice_at_once(url, run)
     assert len(outcomes) == 2
