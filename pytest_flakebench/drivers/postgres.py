@@ -259,7 +259,9 @@ class PostgresDriver:
         """
         if self.client_path == "cursor":
             return PostgresConnection(self)
-        return LeanConnection(self, list(self._statements))
+        with self._names_lock:  # another thread's connection may be adding one
+            known = list(self._statements)
+        return LeanConnection(self, known)
 
     def statement_name(self, sql: str) -> bytes:
         """The name ``sql`` is prepared under on every lean connection (stable per driver)."""

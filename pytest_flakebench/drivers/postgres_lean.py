@@ -92,12 +92,13 @@ class LeanConnection:
                 self._prepare(sql)
         except psycopg.Error as exc:
             self.close()
-            reason = self._driver.scrub(str(exc).strip().splitlines()[0])
+            reason = self._driver.scrub((str(exc).strip().splitlines() or [""])[0])
             raise TargetError(f"cannot prepare a statement on {self._driver.redacted_url}: "
                               f"{reason}") from None
 
     def _prepare(self, sql: str) -> _Statement:
         """Prepare ``sql`` (``%s`` style) on this connection; raise the server's error."""
+        # postgres.py imports this module: import back lazily (prepares are rare, not timed)
         from pytest_flakebench.drivers.postgres import format_to_numeric
 
         name = self._driver.statement_name(sql)
