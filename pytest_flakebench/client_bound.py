@@ -51,11 +51,14 @@ def judge_client(parts: Sequence[dict[str, Any]], *, mode: str, connections: int
         "bound": demand(busiest) >= CLIENT_BOUND_CPU,
         "cpu": round(cpu, 3),
         "cpu_wait": round(cpu_wait, 3),
+        # connections that sent at least one operation, over every worker
+        "connections_sent": sum(int(p.get("connections_sent", 0)) for p in parts),
         "interpreter_wait_p50_us": max(int(p.get("interpreter_wait_p50_us", 0)) for p in parts),
         "interpreter_wait_p99_us": max(int(p.get("interpreter_wait_p99_us", 0)) for p in parts),
         "workers": [{"worker_id": str(p.get("worker_id", "?")), "cpu": p.get("cpu", 0.0),
                      "cpu_wait": float(p.get("cpu_wait") or 0.0),
                      "rss_mb": p.get("rss_mb", 0.0),
+                     "connections_sent": int(p.get("connections_sent", 0)),
                      "interpreter_wait_p50_us": p.get("interpreter_wait_p50_us", 0)}
                     for p in parts],
     }

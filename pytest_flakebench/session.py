@@ -116,6 +116,7 @@ class BenchSession:
             self.worker_id = "main"
             self.session_id = uuid.uuid4().hex
             self.control_url = ""
+        self.watched: set[str] = set()  # xdist workers up (their channel is their liveness)
 
     # -- resources -------------------------------------------------------------------------
 
@@ -196,13 +197,14 @@ class BenchSession:
             from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
 
             s = self.settings
-            self._coordinator = Coordinator(
+            self._coordinator = coordinator = Coordinator(
                 self.plane(), keep=self.keep, show=_Printer(self.config), handoff=self.handoff,
                 settings=ControllerSettings(
                     duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
                     dead_after_s=s.dead_after_s, stale_after_s=min(2.0, s.dead_after_s / 2),
                     drain_timeout_s=s.drain_timeout_s, partial_fails=s.partial_fails,
                     store_outage_s=s.store_outage_s))
+            coordinator.watched.update(self.watched)
         return self._coordinator
 
     def dispatch(self, test_ids: list[str], workers: list[str]) -> None:

@@ -39,6 +39,9 @@ class Coordinator:
         self.show = show
         self.handoff = handoff
         self.down: set[str] = set()
+        # Workers whose process this controller watches through a channel of its own (xdist's,
+        # or this very process for -n 0): alive while the channel is, whatever their heartbeat.
+        self.watched: set[str] = {"main"}
         self.cancel_reason: str | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._targets: queue.Queue[tuple[str, int]] = queue.Queue()
@@ -54,6 +57,10 @@ class Coordinator:
         """Drive ``run_id`` after the runs already submitted."""
         self._idle.clear()
         self._queue.put(run_id)
+
+    def node_up(self, worker_id: str) -> None:
+        """xdist reported a worker process ready: its channel now tells its liveness."""
+        self.watched.add(worker_id)
 
     def node_down(self, worker_id: str) -> None:
         """xdist reported that a worker process exited."""

@@ -120,7 +120,8 @@ class RunDriver:
             self.on_heartbeats(self.book.heartbeats())
             self.next_beats = now + self.poll.beats_s  # Snowflake: once a second
         interrupted = [w for w in self.ready if (hb := self.current.get(w)) is not None
-                       and hb.status in ("CANCELLED", "FAILED")]
+                       and hb.status in ("CANCELLED", "FAILED")
+                       and w not in self.book.dead]  # a worker given up on was sent STOP
         if self.c.cancel_reason:
             return self.on_cancel(self.c.cancel_reason)
         if interrupted:
@@ -150,7 +151,13 @@ class RunDriver:
         if hbs is None:
             return
         self.current = hbs
-        self.alive, self.stale = self.book.liveness(hbs, self.c.down, self.s, self.ready)
+        dead = set(self.book.dead)
+        self.alive, self.stale = self.book.liveness(hbs, self.c.down, self.s, self.ready,
+                                                    self.c.watched)
+        for worker in sorted(set(self.book.dead) - dead):
+            # Given up on: it must stop loading the target all the same (if it still can).
+            self.book.emit("STOP", {"cancel": True, "reason": self.book.dead[worker]},
+                           target=worker)
         self.view.absorb(list(hbs.values()))
 
     def on_warmup_over(self) -> None:
@@ -392,7 +399,7 @@ class RunDriver:
         while True:
             hbs = self.book.heartbeats()
             if hbs is not None:
-                self.book.liveness(hbs, self.c.down, self.s, self.ready)
+                self.book.liveness(hbs, self.c.down, self.s, self.ready, self.c.watched)
             reports = self.book.reports(hbs)
             waiting = [w for w in self.ready if w not in self.book.dead and w not in reports]
             if not waiting or time.monotonic() > deadline:

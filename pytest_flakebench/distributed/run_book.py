@@ -136,8 +136,14 @@ class RunBook:
     # -- liveness ----------------------------------------------------------------------------
 
     def liveness(self, hbs: dict[str, Heartbeat], down: set[str], settings: ControllerSettings,
-                 workers: list[str]) -> tuple[int, int]:
-        """Mark dead workers; return ``(alive, stale)`` counts among ``workers``."""
+                 workers: list[str], watched: set[str] | frozenset[str] = frozenset()
+                 ) -> tuple[int, int]:
+        """Mark dead workers; return ``(alive, stale)`` counts among ``workers``.
+
+        A worker in ``watched`` (its process is up, as the controller sees through a channel
+        of its own) is never declared dead for a silent heartbeat, only stale: hundreds of load
+        threads in one process can hold off its heartbeat thread for seconds. The others are
+        dead after ``dead_after_s`` of silence."""
         now = time.monotonic()
         if self._last_read is not None and now - self._last_read > settings.stale_after_s:
             # We could not read the store for a while (an outage): the workers could not write
@@ -163,7 +169,7 @@ class RunBook:
             silent = now - seen
             if hb.status in ("DONE", "CANCELLED", "IDLE"):
                 alive += 1
-            elif silent > settings.dead_after_s:
+            elif silent > settings.dead_after_s and w not in watched:
                 self.dead[w] = f"{named} sent no heartbeat for {silent:.1f}s"
             elif silent > settings.stale_after_s:
                 stale += 1

@@ -104,8 +104,19 @@ class XdistHooks:
         node.workerinput[CONTROL_INPUT] = self.bench.control_url_for_workers()
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node: Any) -> None:
+        """A worker process is up: its xdist channel is its liveness from now on (a heartbeat
+        thread starved by hundreds of load threads must not get it declared dead)."""
+        self.bench.watched.add(str(node.gateway.id))
+        if self.bench._coordinator is not None:
+            self.bench._coordinator.node_up(str(node.gateway.id))
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """A worker process exited: the controller stops waiting for its heartbeats."""
+        self.bench.watched.discard(str(node.gateway.id))
+        if self.bench._coordinator is not None:
+            self.bench._coordinator.watched.discard(str(node.gateway.id))
         if error is not None and self.bench._coordinator is not None:
             self.bench._coordinator.node_down(str(node.gateway.id))
 

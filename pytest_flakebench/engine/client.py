@@ -116,7 +116,8 @@ class ClientMeter:
             # ready but no CPU to run it on (a machine shared with other busy processes)
             queued = sum(self._sched_last[t][1] - self._sched_first[t][1] for t in
                          self._sched_last.keys() & self._sched_first.keys())
-            cpu_wait = round(max(0.0, queued / NS / wall_s), 3)
+            # several threads can queue at once: at most "always waiting", 1
+            cpu_wait = round(min(1.0, max(0.0, queued / NS / wall_s)), 3)
         return {"cpu": round(cpu, 3), "cpu_wait": cpu_wait, "cpus": os.cpu_count() or 1,
                 "rss_mb": _rss_mb(),
                 "interpreter_wait_p50_us": _pick(waits, 0.50),

@@ -79,6 +79,7 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     early = False
     spun = 0  # ns this thread spent spinning (the client's CPU figure leaves it out)
     schedule_error = rec.schedule_error
+    sent = 0  # operations this connection sent (published when the loop ends)
     pending: list[tuple[int, int]] = []  # dropped operations not yet recorded: (slot, intended)
     while not shared.stop:
         if index >= shared.active:
@@ -155,6 +156,17 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
             break
         t1 = clock()
         rec.in_flight = 0
+        sent += 1
+        if sent == 1 and shared.unsent:
+            # Hundreds of threads: one back from I/O takes the interpreter again before the
+            # waiting ones wake, and some connections would never send. After its first
+            # operation each waits at a gate until every connection has sent one (at most
+            # 2 s: the ticker opens it); outside the timed region.
+            with arrival_lock:
+                shared.unsent -= 1
+                if shared.unsent <= 0:
+                    shared.started.set()
+            shared.started.wait()
         # RECORD: the one place an outcome is recorded, for both modes. The phase is the one
         # the operation was due in; latency counts from the intended start (= t0 when closed).
         us = (t1 - intended) // 1000
@@ -208,6 +220,7 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 after(ctx)  # e.g. an insert's key becomes drawable by lookups
         if think:
             sleep(think_lo if think_lo == think_hi else rng.uniform(think_lo, think_hi))
+    rec.sent = sent
     if pending:  # the run ended before the server answered this thread again
         with lock:
             _record_dropped(rec, pending, clock())

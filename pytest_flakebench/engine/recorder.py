@@ -111,7 +111,7 @@ class ThreadRecorder:
     """Interval tallies of one thread, indexed by ``phase * kind_count + kind_index``."""
 
     __slots__ = ("_kind_count", "cells", "in_flight", "lock", "queries", "schedule_error",
-                 "spin_ns")
+                 "sent", "spin_ns")
 
     def __init__(self, kind_count: int) -> None:
         self._kind_count = kind_count
@@ -126,6 +126,7 @@ class ThreadRecorder:
         # that waited for their intended time, and the ns this thread spent spinning.
         self.schedule_error: dict[int, int] = {}
         self.spin_ns = 0
+        self.sent = 0  # operations sent over the whole run, set when the thread's loop ends
 
     def ok(self, phase: int, kind: int, latency_us: int) -> None:
         """Record a successful operation."""

@@ -17,6 +17,7 @@ and starts the clock, so connection set-up never counts in any window.
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,10 @@ Clock = Callable[[], int]
 NS = 1_000_000_000
 RECONNECT_FIRST_S = 0.05  # reconnect back-off: first wait, doubled up to the maximum
 RECONNECT_MAX_S = 2.0
+MANY_THREADS = 64  # from this many threads, a shorter switch interval (see run())
+MANY_THREADS_SWITCH_S = 0.0005
+FAIR_START_NS = 2 * NS  # how long the others make way for connections yet to send
+CONNECTING = 16  # connections opened at once per engine
 FAR = 1 << 62  # "not yet": a phase boundary a controller has not set
 
 
@@ -110,10 +115,15 @@ class _Shared:
     """State the threads read on every operation; plain attributes are cheapest to read."""
 
     __slots__ = ("active", "arrival_lock", "arrival_rng", "bounds_reached", "end_ns", "exits",
-                 "measure_ns", "next_ns", "resume", "start_ns", "started_at", "stop")
+                 "measure_ns", "next_ns", "resume", "start_ns", "started", "started_at", "stop",
+                 "unsent")
     # measure_ns / end_ns: the measurement window on this engine's clock (FAR until known)
 
     def __init__(self, active: int) -> None:
+        # connections that have not sent their first operation yet: while any, the others
+        # yield the interpreter after each operation, so every connection gets going
+        self.unsent = 0
+        self.started = threading.Event()  # set once every connection has sent (or 2 s)
         self.stop = False
         self.next_ns = 0  # open loop: the intended time of the next unclaimed operation
         self.arrival_lock = threading.Lock()
@@ -142,6 +152,7 @@ class Engine:
         self._kinds = [p.kind for p in config.plans]
         self._recorders = [ThreadRecorder(len(config.plans)) for _ in range(config.connections)]
         recorders = self._recorders
+        self._connecting = threading.BoundedSemaphore(CONNECTING)
         self._meter = ClientMeter(clock, lambda: sum(r.spin_ns for r in recorders))
         # The ticker sleeps on one semaphore: threads release it when they exit, and
         # request_tick() releases it (counted in _wakes) to cut the current interval early.
@@ -159,7 +170,10 @@ class Engine:
         conn: DriverConnection | None = None
         try:
             try:
-                conn = self.driver.connect()
+                # A few at a time: hundreds of simultaneous connects queue at the server's
+                # postmaster and each one's connect_timeout runs out while it waits in line.
+                with self._connecting:
+                    conn = self.driver.connect()
                 self._opened.append(index)
             except BaseException as exc:  # reported by open() before any load is sent
                 failures.append(exc)
@@ -245,6 +259,7 @@ class Engine:
         shared.started_at = time.time()
         shared.next_ns = shared.start_ns
         shared.arrival_rng = random.Random(f"{cfg.seed}:arrivals:{cfg.worker_id}")
+        shared.unsent = shared.active if shared.active >= MANY_THREADS else 0
         if cfg.controlled and not cfg.start_in_measurement:
             # begin_measurement() sets the window when the controller's SET_PHASE arrives
             shared.measure_ns = FAR
@@ -274,6 +289,7 @@ class Engine:
         self._end_now()
         self._shared.stop = True
         self._shared.resume.set()
+        self._shared.started.set()
         if not self._started and self._go is not None:
             self._go.abort()  # connections open, load never started: the threads leave
         self.request_tick()
@@ -307,6 +323,7 @@ class Engine:
         """
         shared = self._shared
         shared.resume.set()
+        shared.started.set()
         if not (planned and shared.end_ns != FAR):
             self._end_now()
             self.request_tick()  # the window ended now: the ticker notices at once
@@ -378,8 +395,18 @@ class Engine:
 
     def run(self) -> EngineOutcome:
         """Open the connections, run warmup and measurement, and return what was measured."""
-        self.start()
-        return self._tick_until_done(self._threads, self._done)
+        switch = sys.getswitchinterval()
+        if self.config.connections >= MANY_THREADS:
+            # A thread coming back from I/O takes the interpreter at once, while a waiting one
+            # only gets it at a forced switch (every switch interval, 5 ms): with hundreds of
+            # threads some connections never send and the ticker (heartbeats) starves. Forced
+            # switches ten times as often serve the waiters in turn.
+            sys.setswitchinterval(MANY_THREADS_SWITCH_S)
+        try:
+            self.start()
+            return self._tick_until_done(self._threads, self._done)
+        finally:
+            sys.setswitchinterval(switch)
 
     def _tick_until_done(self, threads: list[threading.Thread],
                          done: threading.Semaphore) -> EngineOutcome:
@@ -416,6 +443,9 @@ class Engine:
                 if cfg.mode == "qps" and now < shared.end_ns:
                     self._grow_if_behind(now)
                 meter.tick(now, shared.measure_ns, shared.end_ns)
+                if now - start_ns > FAIR_START_NS and not shared.started.is_set():
+                    shared.unsent = 0  # a connection stuck in its first operation: stop waiting
+                    shared.started.set()
                 cuts.advance(due=due, wake=taken == "wake", planned_end=planned_end)
         except BaseException as exc:  # Ctrl-C, pytest-timeout, …: stop, drain, keep the data
             interrupt = exc
@@ -472,7 +502,8 @@ class Engine:
             messages=messages,
             interrupt=interrupt,
             fine=cuts.fine.to_dict() if len(cuts.fine) else {},
-            client=meter.summary(schedule_error),
+            client={**meter.summary(schedule_error),
+                    "connections_sent": sum(1 for r in self._recorders if r.sent),},
         )
 
 

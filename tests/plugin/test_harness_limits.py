@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +110,46 @@ def test_a_client_bound_run_says_so_and_how_to_spread_it(
     else:
         assert client["bound"] is False, client
         assert "CLIENT_BOUND" not in out
+
+
+@pytest.fixture
+def many_orders(owned_pg: Any) -> tuple[str, str]:
+    """A small ``orders`` table on the tests' own cluster (max_connections 1,100)."""
+    import psycopg
+
+    dsn = owned_pg.dsn("fb_many")
+    name = f"fb_many_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {name} (id bigint PRIMARY KEY, customer text NOT NULL)")
+        conn.execute(f"INSERT INTO {name} SELECT g, 'c' || g FROM generate_series(1, 1000) g")
+    return dsn, name
+
+
+def test_a_thousand_connections_over_two_processes_complete(
+        pytester: pytest.Pytester, many_orders: tuple[str, str]) -> None:
+    # 500 threads per process used to starve the 1 s heartbeat: the controller declared every
+    # worker dead, sent no STOP, stored CANCELLED with 0 ops while the workers went on loading.
+    # Slow (~40 s with the connection set-up): the one test of this size.
+    dsn, table = many_orders
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.flakebench(target="{dsn}", table="public.{table}",
+                                mix={{"point_lookup": 100}}, concurrency=1000, duration="5s",
+                                warmup="0s")
+        def test_many():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--flakebench", "--flakebench-json=out.json",
+                                           "--flakebench-store=none", "-n", "2",
+                                           timeout=240)
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    seen = f"{run['status']} {run['messages']} {run['client']}"
+    assert run["status"] == "COMPLETED", seen
+    assert run["overall"]["ops"] > 0, seen
+    assert run["client"]["connections_sent"] == 1000, seen
+    assert sorted(w["worker_id"] for w in run["client"]["workers"]) == ["gw0", "gw1"], seen
+    assert all(w["rss_mb"] > 0 for w in run["client"]["workers"]), seen
+    result.assert_outcomes(passed=1)
