@@ -101,7 +101,8 @@ _FREE_FORM = ("split", "histogram", "error_classes", "lag_ms", "dead", "waits")
 def shape(value: Any) -> Any:
     """The structure of a JSON value: dict keys and element shapes, without the values."""
     if isinstance(value, dict):
-        return {k: shape(v) if k not in _FREE_FORM else type(v).__name__
+        return {k: _keyed_by_worker(v) if k == "workers" and isinstance(v, dict)
+                else shape(v) if k not in _FREE_FORM else type(v).__name__
                 for k, v in value.items()}
     if isinstance(value, list):
         # lists of records (runs, kinds, slo, workers, snapshots) by their first element;
@@ -109,6 +110,11 @@ def shape(value: Any) -> Any:
         return [shape(value[0])] if value and isinstance(value[0], dict) else "list"
     return "number" if isinstance(value, int | float) and not isinstance(value, bool) else \
         type(value).__name__
+
+
+def _keyed_by_worker(value: dict[str, Any]) -> Any:
+    """Per-worker records keyed by worker id (``main`` or ``gw0``…): the shape of one."""
+    return {"<worker>": shape(next(iter(value.values())))} if value else {}
 
 
 def test_n0_and_n2_give_the_same_shape(pytester: pytest.Pytester, pg_dsn: str,
