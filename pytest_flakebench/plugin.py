@@ -325,6 +325,7 @@ def _regression_message(item: pytest.Item, result: RunResult, width: int) -> str
     if comparison is None:
         return None
     item.user_properties.append(("flakebench_compare", comparison.verdict))
+    item.user_properties.append(("flakebench_compare_why", comparison.reason))
     if not comparison.regressed:
         return None
     from pytest_flakebench.report.compare_text import comparison_message
