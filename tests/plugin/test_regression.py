@@ -344,34 +344,67 @@ def in_schema(dsn: str, schema: str) -> str:
     return f"{dsn}{joiner}options=-c%20search_path%3D{schema}"
 
 
+AB_BENCH = """
+import pytest
+
+
+def bench(other):
+    return pytest.mark.flakebench(
+        target="{a}", table="public.fb_ab_t_{suffix}", mix={{"lookup": 100}},
+        queries={{"lookup": {{"sql": "SELECT fb_ab_{suffix}(?)",
+                              "params": [{{"int_range": [1, 1000]}}]}}}},
+        concurrency=2, duration="3s", warmup="0.3s", ab=other,
+        # p50: a 0.75 s trial has too few slow operations for a steady p95 (the first
+        # trial's p95 was 3x the others' on a busy host).
+        regression={{"p50": "+20%"}},
+    )
+
+
+@bench("{a}")
+def test_same_target():
+    pass
+
+
+@bench("{b}")
+def test_slower_target():
+    pass
+"""
+
+
+def junit_comparisons(path: Path) -> dict[str, tuple[str, str]]:
+    """Test name → (verdict, why) from the JUnit XML properties."""
+    import xml.etree.ElementTree as ET
+
+    found: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") or "" for p in case.iter("property")}
+        found[case.get("name", "")] = (props.get("flakebench_compare", ""),
+                                       props.get("flakebench_compare_why", ""))
+    return found
+
+
 @pytest.mark.postgres
 def test_pg_ab_same_target_unchanged_slower_target_regressed(
         pytester: pytest.Pytester, pg_dsn: str, ab_schemas: tuple[str, str, str]) -> None:
-    """Done-when (A/B): one session interleaves short trials A B B A A B B A; the same target
-    twice is UNCHANGED, a second target whose query is 1.4x slower (pg_sleep 5 ms → 7 ms) is
-    REGRESSED, one verdict per test."""
+    """Done-when (A/B): one session interleaves short trials A B B A A B B A per test (marker
+    field ``ab=``); the same target twice is UNCHANGED, a second target whose query is 1.4x
+    slower (pg_sleep 5 ms → 7 ms) is REGRESSED and fails its test: one verdict per test."""
     suffix, a, b = ab_schemas
     ab_function(pg_dsn, a, suffix, 0.005)
     ab_function(pg_dsn, b, suffix, 0.007)
-    pytester.makepyfile(BENCH.format(
-        target=in_schema(pg_dsn, a), table=f"public.fb_ab_t_{suffix}",
-        sql=f"SELECT fb_ab_{suffix}(?)", param='{"int_range": [1, 1000]}', concurrency=2,
-        duration="3s"))
-    # p50: a trial of 0.75 s has too few slow operations for a steady p95 (the first trial's
-    # p95 was 3x the others' when measured on a busy host).
-    gate = "--flakebench-compare-fail=p50:+20%"
-    same = run(pytester, gate, f"--flakebench-ab={in_schema(pg_dsn, a)}", "--junitxml=same.xml")
-    same.assert_outcomes(passed=1)
-    assert compare_verdict(pytester, "same.xml") == "UNCHANGED", compare_why(pytester, "same.xml")
-    slower = run(pytester, gate, f"--flakebench-ab={in_schema(pg_dsn, b)}",
-                 "--junitxml=slower.xml")
-    out = slower.stdout.str()
-    skip_if_the_host_decided(pytester, "slower.xml")
-    assert compare_verdict(pytester, "slower.xml") == "REGRESSED", compare_why(pytester,
-                                                                               "slower.xml")
-    slower.assert_outcomes(failed=1)
-    assert "A/B: 4 trials of" in " ".join(out.split())
-    assert out.count("REGRESSED against A/B trials") == 1  # one verdict for the test
+    pytester.makepyfile(AB_BENCH.format(a=in_schema(pg_dsn, a), b=in_schema(pg_dsn, b),
+                                        suffix=suffix))
+    result = run(pytester, "--junitxml=ab.xml")
+    verdicts = junit_comparisons(pytester.path / "ab.xml")
+    assert verdicts["test_same_target"][0] == "UNCHANGED", verdicts
+    slower, why = verdicts["test_slower_target"]
+    if slower == "INCONCLUSIVE" and "the host differed" in why:
+        pytest.skip(f"the host's load changed between trials: {why}")
+    assert slower == "REGRESSED", why
+    result.assert_outcomes(passed=1, failed=1)
+    out = " ".join(result.stdout.str().split())
+    assert "A/B: 4 trials of" in out
+    assert out.count("test_slower_target run") == 1  # one verdict (one failure message)
 
 
 def test_ab_mode_under_xdist_is_one_clear_error(pytester: pytest.Pytester,
