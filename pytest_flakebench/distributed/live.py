@@ -12,6 +12,8 @@ from pytest_flakebench.control.plane import Heartbeat
 from pytest_flakebench.histogram import LatencyHistogram
 from pytest_flakebench.units import format_us
 
+UNKNOWN = "–"  # a figure not known yet (no worker has reported one)
+
 
 @dataclass(slots=True)
 class LiveView:
@@ -52,14 +54,23 @@ class LiveView:
             self.measured.add_encoded(snap["histogram"])
             self.errors += int(snap["errors"])
 
-    def line(self, *, phase: str, elapsed_s: float, alive: int, stale: int, dead: int) -> str:
-        """``flakebench NAME  MEASUREMENT  12s/35s  qps …  p50 …  errors …  workers …``."""
+    def line(self, *, phase: str, elapsed_s: float, alive: int, stale: int, dead: int,
+             progress: str | None = None) -> str:
+        """``flakebench NAME  MEASUREMENT  12s/35s  qps …  p50 …  errors …  workers …``.
+
+        ``phase`` is the one the run is in (WARMUP until the controller started the
+        measurement); a figure no worker has reported yet reads ``–``, never 0. ``progress``
+        replaces the elapsed/total time (an operation-count run: ``ops 1,200/10,000``)."""
         source = self.measured
-        if not source.count:  # warmup: show the latest second rather than zeros
+        if not source.count:  # warmup: show the latest second rather than nothing
             source = LatencyHistogram()
             for encoded in self.latest.values():
                 source.add_encoded(encoded)
-        p50, p95, p99 = source.percentiles_us((50.0, 95.0, 99.0))
+        if source.count:
+            p50, p95, p99 = (format_us(v) for v in source.percentiles_us((50.0, 95.0, 99.0)))
+        else:
+            p50 = p95 = p99 = UNKNOWN  # no operation has completed in any second seen so far
+        qps = f"{sum(self.latest_qps.values()):,.0f}" if self.latest_qps else UNKNOWN
         workers = f"workers {alive} alive"
         if stale:
             workers += f", {stale} stale"
@@ -71,8 +82,8 @@ class LiveView:
             workers += (f"  client-bound: {busy[0]} at {self.client_cpu[busy[0]]:.0%} CPU, "
                         f"spread over processes with -n {2 * len(self.client_cpu)}")
         return "  ".join([
-            f"flakebench {self.name}", phase, f"{elapsed_s:4.0f}s/{self.total_s:.0f}s",
-            f"qps {sum(self.latest_qps.values()):,.0f}", f"p50 {format_us(p50)}",
-            f"p95 {format_us(p95)}", f"p99 {format_us(p99)}",
-            f"errors {self.errors}", workers,
+            f"flakebench {self.name}", phase,
+            progress if progress is not None else f"{elapsed_s:4.0f}s/{self.total_s:.0f}s",
+            f"qps {qps}", f"p50 {p50}", f"p95 {p95}", f"p99 {p99}",
+            f"errors {self.errors if self.snaps else UNKNOWN}", workers,
         ])
