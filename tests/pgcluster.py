@@ -37,6 +37,10 @@ SHARED_BUFFERS = "16MB"
 PG_CTL_TIMEOUT_S = 60
 
 
+ROOT_PREFIX = "flakebench-pg-"
+OWNER_FILE = "owner.pid"
+
+
 class ClusterUnavailable(Exception):
     """No server binaries to build a cluster from, or the cluster would not start (the message
     says which and how to fix it)."""
@@ -115,7 +119,10 @@ class PgCluster:
         self.binaries = binaries
         self.port = _free_port()
         self.user = _server_user()
-        self.root = Path(tempfile.mkdtemp(prefix="flakebench-pg-", dir="/tmp"))
+        self.root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX, dir="/tmp"))
+        # Who owns it: a session killed before its teardown (SIGKILL, a CI timeout) leaves
+        # the cluster running; the next session stops clusters whose owner is gone.
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.data_dir = self.root / "data"
         self.log_file = self.root / "server.log"
         self.has_pg_stat_statements = self._ships_pg_stat_statements()
@@ -199,6 +206,8 @@ class PgCluster:
 
     def destroy(self) -> None:
         """Stop at once (no checkpoint: it is thrown away) and remove every file."""
+        if not self.root.exists():
+            return  # already destroyed
         if self._initialised and self.is_running():
             self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w",
                       check=False)
@@ -249,6 +258,35 @@ class PgCluster:
     def describe(self) -> str:
         """What ran, for messages."""
         return f"{self.binaries.describe()} on 127.0.0.1:{self.port}, data in {self.data_dir}"
+
+
+def reap_orphans(binaries: ServerBinaries) -> list[Path]:
+    """Stop and remove clusters of earlier test sessions whose pytest process is gone.
+
+    Only folders this module made (prefix and owner file) with a dead owner are touched: a
+    live session's cluster, or one without an owner file, is never stopped.
+    """
+    reaped = []
+    for root in Path("/tmp").glob(f"{ROOT_PREFIX}*"):
+        try:
+            owner = int((root / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(owner, 0)
+            continue  # the owner lives
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        cluster = PgCluster.__new__(PgCluster)
+        cluster.binaries, cluster.root = binaries, root
+        cluster.data_dir, cluster.log_file = root / "data", root / "server.log"
+        cluster.user = _server_user()
+        cluster._initialised = (root / "data" / "PG_VERSION").exists()
+        cluster.destroy()
+        reaped.append(root)
+    return reaped
 
 
 class ExternalCluster:

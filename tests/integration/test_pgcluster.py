@@ -54,3 +54,27 @@ def test_pg_stat_statements_can_be_created(owned_pg: PgCluster | ExternalCluster
         calls = conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
     assert calls is not None
     assert calls[0] > 0
+
+
+def test_clusters_of_dead_sessions_are_reaped(owned_pg: PgCluster | ExternalCluster) -> None:
+    import subprocess
+    import sys
+
+    from tests.pgcluster import OWNER_FILE, PgCluster, find_binaries, reap_orphans
+
+    binaries = find_binaries()
+    if binaries is None or not isinstance(owned_pg, PgCluster):
+        pytest.skip("needs server binaries")
+    orphan = PgCluster(binaries)
+    orphan.start()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (orphan.root / OWNER_FILE).write_text(dead)  # as if its session had been killed
+    try:
+        reaped = reap_orphans(binaries)
+        assert orphan.root in reaped
+        assert owned_pg.root not in reaped  # ours: its owner (this process) lives
+        assert not orphan.root.exists()
+        assert owned_pg.is_running()
+    finally:
+        orphan.destroy()
