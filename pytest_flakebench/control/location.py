@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from pytest_flakebench.errors import ConfigError
 from pytest_flakebench.urls import scheme_of
 
 PRIVATE = None  # a SQLite file in a temporary folder of the controlling process
@@ -21,11 +22,20 @@ def choose(explicit: str | None, store_url: str | None, *, remote_workers: bool)
         return explicit
     if store_url is None:
         return PRIVATE
-    if scheme_of(store_url) == "snowflake" and not remote_workers:
+    if _scheme(store_url) == "snowflake" and not remote_workers:
         return PRIVATE
     return store_url
 
 
 def is_shared(url: str | None) -> bool:
     """True for a control plane that workers on other machines can reach."""
-    return url is not None and scheme_of(url) in ("postgresql", "snowflake")
+    return url is not None and _scheme(url) in ("postgresql", "snowflake")
+
+
+def _scheme(url: str) -> str | None:
+    """The URL's scheme; None for one no store has (opening the store reports that clearly,
+    before any load: here, during configuration, it would be an INTERNALERROR)."""
+    try:
+        return scheme_of(url)
+    except ConfigError:
+        return None
