@@ -30,6 +30,7 @@ from pytest_flakebench.template_types import (
     MAX_CONNECTIONS,
     MAX_KEY_SPAN,
     MAX_MIN_QPS,
+    MAX_OPERATIONS,
     MAX_QPS,
     MAX_VALUE_SIZE,
     MIN_QPS,
@@ -219,6 +220,10 @@ class Template(BaseModel):
     find_max: FindMaxSpec | None = None
     think_time: ThinkTime = (0.0, 0.0)
     max_tries: int = Field(default=1, ge=1, le=100)
+    # An operation count instead of a duration (YCSB operationcount, pgbench -t): the
+    # measurement ends once exactly this many operations (successes and errors) ran over every
+    # worker; ``duration`` is then the time limit.
+    operations: int | None = Field(default=None, ge=1, le=MAX_OPERATIONS)
     duration: DurationS = 10.0
     warmup: DurationS = 2.0
     seed: int = Field(default=1, ge=-INT64_MAX, le=INT64_MAX)
@@ -276,6 +281,10 @@ class Template(BaseModel):
             object.__setattr__(self, "find_max", FindMaxSpec())
         if self.mode != "find_max" and self.find_max is not None:
             raise ValueError("find_max={...} needs mode='find_max'")
+        if self.operations is not None and self.mode != "concurrency":
+            raise ValueError(f"operations={self.operations} ends a closed-loop run after that "
+                             f"many operations, but mode={self.mode!r} paces the load by time: "
+                             f"drop operations, or use mode='concurrency'")
         for name, query in self.queries.items():
             check_identifier(name, what="custom query name")
             if name in BUILTIN_KINDS:

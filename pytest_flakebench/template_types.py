@@ -29,6 +29,8 @@ MAX_KEY_SPAN = 2**31 - 1
 INT64_MAX = 2**63 - 1
 MAX_CONNECTIONS = 4096
 """The most connections (and threads) one run, one worker or one find_max step may use."""
+MAX_OPERATIONS = 10**12
+"""The most operations an operation-count run (``operations=N``) may ask for."""
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
 """A duration of at most 24 h (``units.MAX_DURATION_S``)."""

@@ -119,6 +119,14 @@ def build_result(template: Template, measured: Measured, meta: RunMeta, *, run_i
     if overall.ops == 0:
         verdict = "FAILED"
         messages.append("no successful operation in the measurement window")
+    if template.operations is not None and measured.status in ("COMPLETED", "PARTIAL"):
+        ran = overall.ops + overall.errors
+        if ran < template.operations:
+            # an operation-count run that hit its time limit: not the run that was asked for
+            verdict = "FAILED"
+            messages.insert(0, f"OPERATIONS_NOT_REACHED: {ran:,} of operations="
+                               f"{template.operations:,} ran within the time limit duration="
+                               f"{template.duration:g}s; raise duration or lower operations")
     if any(not c.ok for c in checks):
         verdict = "FAILED"
     template_dict = template.model_dump(mode="json")

@@ -33,7 +33,7 @@ from pytest_flakebench.distributed.merge import (
     snapshots_of,
 )
 from pytest_flakebench.distributed.run_book import RunBook, WorkerReport
-from pytest_flakebench.distributed.split import split_connections
+from pytest_flakebench.distributed.split import split_connections, split_operations
 from pytest_flakebench.errors import FlakebenchError
 from pytest_flakebench.results import RunResult, Status
 from pytest_flakebench.template import Template, WorkersSpec
@@ -89,6 +89,7 @@ class RunDriver:
         self._rates: dict[str, float] = {}
         self._bases: dict[str, int] = {}
         self._total_threads = 0
+        self._operations: dict[str, int] = {}  # operation-count runs: each worker's share
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -131,16 +132,23 @@ class RunDriver:
         if self.fm is not None and self.t_measure is not None and now >= self.step_end:
             self.on_step_over(now)
         if self.t_measure is not None and now >= self.t_measure + self.duration_s:
-            return self.on_measurement_over()
+            return self.on_measurement_over()  # an operation-count run: its time limit
+        if self._operations and self.t_measure is not None and self._all_done():
+            return self.on_operations_done()
         for worker, connections in self.c.target_requests():
             self.on_target_request(worker, connections)
         if len(self.book.dead) == len(self.ready):
             return self.on_all_dead()
         if self.c.show is not None and now >= self.next_show:
             phase = "WARMUP" if self.t_measure is None else "MEASUREMENT"
+            progress = None
+            if self.template is not None and self.template.operations is not None \
+                    and self.t_measure is not None:
+                progress = (f"ops {self.view.measured.count + self.view.errors:,}/"
+                            f"{self.template.operations:,}")
             self.c.show(self.view.line(phase=phase, elapsed_s=now - self.t_start,
                                        alive=self.alive, stale=self.stale,
-                                       dead=len(self.book.dead)), False)
+                                       dead=len(self.book.dead), progress=progress), False)
             self.next_show = now + 1.0
         return None
 
@@ -188,6 +196,17 @@ class RunDriver:
     def on_measurement_over(self) -> None:
         """The planned end."""
         self.stop(None)
+
+    def on_operations_done(self) -> None:
+        """An operation-count run: every worker ran its share and reported; end it now
+        instead of at its time limit."""
+        self.stop(None)
+
+    def _all_done(self) -> bool:
+        """Every worker still counted has posted its report (or has no connection to run)."""
+        return all((hb := self.current.get(w)) is not None
+                   and (hb.status == "IDLE" or (hb.status == "DONE" and bool(hb.result_json)))
+                   for w in self.ready if w not in self.book.dead)
 
     def on_target_request(self, worker: str, connections: int) -> None:
         """``Coordinator.set_worker_target``: change one worker's active connections."""
@@ -313,6 +332,8 @@ class RunDriver:
             self.duration_s = self.fm.spec.budget * self.s.duration_scale  # steps end sooner
             self.fm_step_s = self.fm.spec.step_duration * self.s.duration_scale
         self._threads, self._rates = threads, rates
+        if template.operations is not None:
+            self._operations = split_operations(template.operations, split)
         return True
 
     def _connect(self) -> bool:
@@ -331,7 +352,8 @@ class RunDriver:
             self.book.emit("SET_WORKER_TARGET", {
                 "connections": self.split[w], "threads": self._threads[w],
                 "qps": self._rates[w], "thread_base": self._bases[w], "total_threads": total,
-                "duration_s": self.duration_s}, target=w)
+                "duration_s": self.duration_s,
+                **({"operations": self._operations[w]} if self._operations else {})}, target=w)
         deadline = time.monotonic() + self.s.join_timeout_s
         while True:
             hbs = {h.worker_id: h for h in self.plane.heartbeats(self.run_id)}
@@ -369,8 +391,10 @@ class RunDriver:
         self.book.set_status("RUNNING", phase=first_phase, start_time=self.started_at)
         self.t_measure = self.t_start if first_phase == "MEASUREMENT" else None
         self.step_wall, self.step_end = self.started_at, self.t_start + self.fm_step_s
+        # an operation-count run shows its warmup's length, then ops done/N (not its limit)
         self.view = LiveView(name=self.test_id.rsplit("::", 1)[-1],
-                             total_s=self.warmup_s + self.duration_s)
+                             total_s=self.warmup_s + (0.0 if self._operations
+                                                      else self.duration_s))
         self.next_show = self.t_start + 1.0
         self.next_beats = self.t_start
 

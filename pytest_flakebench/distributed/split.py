@@ -55,6 +55,22 @@ def split_connections(spec: WorkersSpec, concurrency: int,
     return {w: (shares[i] if i < used else 0) for i, w in enumerate(workers)}
 
 
+def split_operations(operations: int, split: dict[str, int]) -> dict[str, int]:
+    """An operation-count run's operations per worker: ``operations`` spread over the run's
+    connections in worker order, the first ``operations % connections`` taking one more; each
+    worker's engine spreads its share over its connections the same way, so every connection
+    of the run runs the share it would get from one global split."""
+    total = sum(split.values())
+    base, extra = divmod(operations, total) if total else (0, 0)
+    shares: dict[str, int] = {}
+    first = 0  # the run-wide index of this worker's first connection
+    for worker, connections in split.items():
+        bonus = max(0, min(extra - first, connections))
+        shares[worker] = base * connections + bonus
+        first += connections
+    return shares
+
+
 def total_connections(spec: WorkersSpec, concurrency: int) -> int:
     """The run's total connections (``fixed`` is workers x connections)."""
     if spec.mode == "fixed":

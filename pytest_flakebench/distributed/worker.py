@@ -393,6 +393,7 @@ def _open_engine(ctx: WorkerContext, prepared: Prepared, data: dict[str, Any],
                      rate_qps=float(data.get("qps", 0.0))
                      if prepared.template.mode == "qps" else 0.0,
                      duration_s=float(data.get("duration_s", config.duration_s)),
+                     operations=int(data["operations"]) if "operations" in data else None,
                      drain_timeout_s=ctx.drain_timeout_s,
                      # no STOP (the controller is gone): stop on our own a drain timeout after
                      # the planned end, never later

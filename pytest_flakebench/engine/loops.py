@@ -31,6 +31,7 @@ QUERY_CAP = 100_000  # sampled records kept per thread, at most
 SPIN_NS = 400_000
 # Transient errors worth another try (SQLSTATE serialization_failure, deadlock_detected).
 RETRYABLE = frozenset({"40001", "40P01"})
+FOREVER = 1 << 62  # no operation count: a share never used up
 
 
 def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
@@ -81,11 +82,15 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     schedule_error = rec.schedule_error
     sent = 0  # operations this connection sent (published when the loop ends)
     pending: list[tuple[int, int]] = []  # dropped operations not yet recorded: (slot, intended)
+    # Operation-count runs: the measured operations (successes and errors) this thread still
+    # runs; its share of the engine's count, split over the threads active at the start.
+    left = _share(cfg.operations, shared.active, index) if cfg.operations is not None else FOREVER
     while not shared.stop:
         if index >= shared.active:
             # Parked by SET_WORKER_TARGET (or not grown into yet): hold the connection, send
             # nothing.
-            if clock() >= shared.end_ns:
+            now = clock()
+            if now >= shared.end_ns or (left <= 0 and now >= shared.measure_ns):
                 break
             resume.wait(0.05)
             continue
@@ -132,7 +137,7 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
             rec.in_flight = 1
             # The timed region starts here: nothing but the end check before the round trip.
             t0 = intended = clock()
-            if t0 >= shared.end_ns:
+            if t0 >= shared.end_ns or (left <= 0 and t0 >= shared.measure_ns):
                 rec.in_flight = 0
                 break
         tries = 1
@@ -210,6 +215,8 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                     tally.lag_max_us = lag_us
                 if lag > late_ns:
                     tally.late += 1
+        if slot >= kinds:
+            left -= 1  # a measured operation: its share ends the thread once it is used up
         if sample and sampled() < sample and len(queries) < QUERY_CAP:
             queries.append((k, 0 if slot < kinds else 1, intended, us, code is None, code))
         if code is not None:
@@ -224,6 +231,15 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     if pending:  # the run ended before the server answered this thread again
         with lock:
             _record_dropped(rec, pending, clock())
+
+
+def _share(operations: int, threads: int, index: int) -> int:
+    """Thread ``index``'s share of ``operations`` over ``threads`` threads: the first
+    ``operations % threads`` run one more (a thread beyond ``threads`` runs none)."""
+    if index >= threads:
+        return 0
+    base, extra = divmod(operations, threads)
+    return base + (1 if index < extra else 0)
 
 
 def _record_dropped(rec: ThreadRecorder, pending: list[tuple[int, int]], now: int) -> None:

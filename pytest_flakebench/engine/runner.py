@@ -86,6 +86,10 @@ class EngineConfig:
     late_after_s: float = 0.01
     drop_after_s: float = 1.0
     query_sample: float = 0.0  # fraction of operations kept as QUERY_EXECUTIONS records
+    # Operation-count runs: this engine's share of the run's measured operations (successes and
+    # errors), split over its first ``active_connections`` threads; each leaves after its share
+    # and the window ends when the last one has. ``duration_s`` is then the time limit.
+    operations: int | None = None
 
 
 @dataclass(slots=True)
@@ -458,6 +462,10 @@ class Engine:
                 if taken == "exit":
                     remaining -= 1
         end_now = self.clock()
+        if cfg.operations is not None and interrupt is None and shared.measure_ns != FAR \
+                and shared.exits:
+            # every thread ran its share and left: the window ends with the last of them
+            shared.end_ns = min(shared.end_ns, max(shared.exits))
         meter.tick(end_now, shared.measure_ns, shared.end_ns)
         meter.close()
         schedule_error: dict[int, int] = {}

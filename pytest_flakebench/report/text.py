@@ -144,7 +144,7 @@ def summary_lines(runs: Sequence[RunResult], *, width: int = 120,
 # Notes printed under the summary table too (not only in the JSON or a failure message): the
 # harness could not give the load asked, or the client itself capped the figures.
 PRINTED_NOTES = ("BOUNDS_LIMIT_REACHED", "RATE_NOT_HELD", "CLIENT_BOUND", "UNAVAILABLE",
-                 "ERRORS_NOT_ALLOWED")
+                 "ERRORS_NOT_ALLOWED", "OPERATIONS_NOT_REACHED")
 
 
 def summary_notes(runs: Sequence[RunResult]) -> list[str]:
