@@ -1,4 +1,4 @@
-"""Keep a long run's memory flat: large blocks mapped and unmapped, not carved from the heap.
+"""Long runs: large blocks mapped and unmapped, not carved from the heap.
 
 The ticker allocates and frees several HdrHistogram count arrays (188 KB each) every second.
 glibc serves a block that large with ``mmap`` at first, but after the first such block is freed
@@ -6,7 +6,9 @@ it raises its threshold and carves the next ones from the main heap, which then 
 grows in steps over a long run (measured: +13 to +17 MB per xdist worker over 10 minutes,
 benchmarks/README.md, while Python's own objects did not grow). Pinning the threshold at glibc's
 default (128 KiB) keeps every such block mapped, so freeing it returns it to the system; a few
-``mmap``/``munmap`` calls a second cost nothing measurable.
+``mmap``/``munmap`` calls a second cost nothing measurable. Measured after this change, worker RSS
+goes down as well as up, but still grew 8-14 MB over 10 minutes, mostly in minutes 2-4: this
+is one cause of the growth, not all of it (benchmarks/README.md, memory_soak.py).
 """
 
 from __future__ import annotations
