@@ -99,6 +99,19 @@ def chunk_rows(batch: Sequence[Sequence[Any]],
         yield "[" + ",".join(parts) + "]"
 
 
+_SAVE_LOCKS: dict[str, threading.Lock] = {}
+_SAVE_LOCKS_GUARD = threading.Lock()
+
+
+def _save_lock(store: str) -> threading.Lock:
+    """One lock per store and process: saves from one process never race each other. Across
+    processes, Snowflake's own lock (``SAVE_LOCK``) serialises them; the fakesnow emulator has
+    no table locks and answers a racing duplicate key with HTTP 500, which the connector
+    retries without end, so this lock is also what keeps emulator runs from hanging."""
+    with _SAVE_LOCKS_GUARD:
+        return _SAVE_LOCKS.setdefault(store, threading.Lock())
+
+
 _DUPLICATE_RE = re.compile(r"duplicate key|primary key.*(already|violat)|unique.*violat", re.I)
 
 
@@ -242,7 +255,8 @@ class SnowflakeStore:
             return None
 
         self.chunks_sent = []
-        problem = self._run(f"cannot save run {run.run_id}", body)
+        with _save_lock(self.redacted_url):
+            problem = self._run(f"cannot save run {run.run_id}", body)
         if problem:
             raise StoreError(f"results store {self.redacted_url}: cannot save run "
                              f"{run.run_id}: {problem}")
