@@ -84,7 +84,9 @@ class _Follower:
         self._thread.start()
         self._watchdog.start()
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, *, record: bool = True) -> None:
+        """Give ``event`` its effect on the engine; then record it unless ``record`` is False
+        (the caller records a batch after every effect)."""
         engine = self.engine
         assert engine is not None  # start() sets it before the thread runs
         if event.type == "SET_PHASE" and event.data.get("phase") == "MEASUREMENT":
@@ -102,7 +104,11 @@ class _Follower:
                 engine.finish(planned=bool(event.data.get("planned")))
             self.stopped.set()
         self.last_seq = event.seq
-        applied = time.time()
+        if record:
+            self.mark(event, time.time())
+
+    def mark(self, event: Event, applied: float) -> None:
+        """Record when ``event`` took effect (its control-plane lag)."""
         # Not retried: during a store outage the lag record is lost, never the event's effect
         # (a follower waiting on the store would see a handed-off STOP late).
         with contextlib.suppress(StoreError):
@@ -118,10 +124,16 @@ class _Follower:
             try:
                 # Not retried here: this loop is the retry, and it must keep looking at the
                 # hand-off files while the store is away.
+                applied: list[tuple[Event, float]] = []
                 for event in self.ctx.plane.events_after(self.run_id, self.last_seq,
                                                          self.ctx.worker_id, retry=False):
-                    self.apply(event)
+                    # Every effect first, then the lag records: a record waiting on the
+                    # store's write lock must not delay the next event (SET_PHASE, then STOP).
+                    self.apply(event, record=False)
+                    applied.append((event, time.time()))
                     changed = True
+                for event, at in applied:
+                    self.mark(event, at)
                 interval = policy.next(interval, changed)  # backs off on Snowflake only
                 wait = interval
                 self.last_contact = time.monotonic()
