@@ -90,6 +90,7 @@ class RunDriver:
         self._bases: dict[str, int] = {}
         self._total_threads = 0
         self._operations: dict[str, int] = {}  # operation-count runs: each worker's share
+        self.ops_done = False  # an operation-count run: every worker has run its share
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -120,6 +121,8 @@ class RunDriver:
             # keeps the controller's share of the CPU away from the benchmark threads.
             self.on_heartbeats(self.book.heartbeats())
             self.next_beats = now + self.poll.beats_s  # Snowflake: once a second
+            if self._operations and self.t_measure is not None:
+                self.ops_done = self._all_done()  # looked at with the heartbeats only
         interrupted = [w for w in self.ready if (hb := self.current.get(w)) is not None
                        and hb.status in ("CANCELLED", "FAILED")
                        and w not in self.book.dead]  # a worker given up on was sent STOP
@@ -133,7 +136,7 @@ class RunDriver:
             self.on_step_over(now)
         if self.t_measure is not None and now >= self.t_measure + self.duration_s:
             return self.on_measurement_over()  # an operation-count run: its time limit
-        if self._operations and self.t_measure is not None and self._all_done():
+        if self.ops_done:
             return self.on_operations_done()
         for worker, connections in self.c.target_requests():
             self.on_target_request(worker, connections)
@@ -203,10 +206,17 @@ class RunDriver:
         self.stop(None)
 
     def _all_done(self) -> bool:
-        """Every worker still counted has posted its report (or has no connection to run)."""
-        return all((hb := self.current.get(w)) is not None
-                   and (hb.status == "IDLE" or (hb.status == "DONE" and bool(hb.result_json)))
-                   for w in self.ready if w not in self.book.dead)
+        """Every live worker with connections has posted its report (an operation-count run:
+        each one's threads have run their shares); False while none is left alive."""
+        live = [w for w in self.ready if w not in self.book.dead and self.split.get(w)]
+        if not live:
+            return False  # every worker died: on_all_dead ends the run, as a cancel
+        if self.book.offline is not None:
+            # the store is out of reach: the reports come through this machine's hand-off files
+            reported = self.book.reports(None)
+            return all(w in reported for w in live)
+        return all((hb := self.current.get(w)) is not None and hb.status == "DONE"
+                   and bool(hb.result_json) for w in live)
 
     def on_target_request(self, worker: str, connections: int) -> None:
         """``Coordinator.set_worker_target``: change one worker's active connections."""

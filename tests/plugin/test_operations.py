@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -110,3 +111,47 @@ def test_exactly_n_operations_then_the_run_ends(pytester: pytest.Pytester, pg_ds
     assert any(m.startswith(f"OPERATIONS_NOT_REACHED: {ran:,} of operations=1,000,000,000,000 "
                             f"ran within the time limit duration=1s") for m in limited["messages"])
     result.stdout.fnmatch_lines(["*OPERATIONS_NOT_REACHED*"])
+
+
+OUTAGE = '''
+import time
+from typing import Any
+import pytest
+
+def op(conn, params):
+    conn.execute("SELECT 1")
+    time.sleep(0.002)  # ~450 operations/s per connection: the count takes a few seconds
+
+@pytest.mark.flakebench(target="sqlite:///demo.db", table="orders", mix={{"op": 100}},
+                        python={{"op": "read"}}, concurrency=2, operations={n},
+                        duration="{limit}s", warmup="0.5s")
+def test_count(flakebench):
+    flakebench.operation("op")(op)
+    flakebench.run()
+'''
+
+
+@pytest.mark.postgres
+def test_the_count_ends_the_run_with_the_store_gone(pytester: pytest.Pytester,
+                                                    owned_pg_ctl: Any) -> None:
+    """The store (control plane) stops mid-measurement: the workers' reports come through the
+    hand-off files, and the run still ends when every worker has run its share."""
+    from tests.plugin.test_store_outage import _start, _store, _wait_measuring
+
+    n = 4_000
+    make_orders_db(pytester.path / "demo.db", rows=2_000)
+    pytester.makepyfile(OUTAGE.format(n=n, limit=LIMIT_S))
+    url = _store(owned_pg_ctl)
+    t0 = time.monotonic()
+    proc = _start(pytester.path, url, "-n", "2", "--flakebench-store-outage=1")
+    _wait_measuring(url, proc)
+    owned_pg_ctl.stop()
+    try:
+        out, _ = proc.communicate(timeout=LIMIT_S + 60)
+    finally:
+        owned_pg_ctl.start()
+    assert time.monotonic() - t0 < LIMIT_S / 2, out
+    assert proc.returncode == 0, out
+    (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
+    assert run["overall"]["ops"] + run["overall"]["errors"] == n, run["overall"]
+    assert run["measurement_s"] < LIMIT_S / 4
