@@ -55,9 +55,11 @@ def bench(pytester: pytest.Pytester) -> pytest.Pytester:
 def _summary(stdout: str) -> list[str]:
     lines = stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if "flakebench results" in line)
-    out = []
-    for line in lines[start:]:
-        if line.startswith(("stored in", "JSON written", "====")) and out:
+    out = [lines[start]]
+    for line in lines[start + 1:]:
+        # the table: its header and kind rows (indented) and one line per test; the notes
+        # and server lines that follow are free text
+        if not line.startswith(("  ", "test_bench.py::")):
             break
         out.append(line)
     return out
