@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_flakebench.control.listen import channel_of
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.stores.backend import GIVE_UP_S, Backoff, Connections, open_backend
 
@@ -204,10 +205,18 @@ class ControlPlane:
                      *, target_worker: str | None = None) -> float:
         """Write one control event (the controller numbers them); returns its timestamp."""
         now = time.time()
-        self._exec("INSERT INTO {p}RUN_CONTROL_EVENTS (RUN_ID, SEQUENCE_ID, EVENT_TYPE, "
-                   "TARGET_WORKER, EVENT_DATA, CREATED_AT) VALUES (?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT DO NOTHING",  # a retry after a lost commit must not fail
-                   (run_id, seq, event_type, target_worker, json.dumps(data), now))
+        insert = ("INSERT INTO {p}RUN_CONTROL_EVENTS (RUN_ID, SEQUENCE_ID, EVENT_TYPE, "
+                  "TARGET_WORKER, EVENT_DATA, CREATED_AT) VALUES (?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT DO NOTHING")  # a retry after a lost commit must not fail
+        params: tuple[Any, ...] = (run_id, seq, event_type, target_worker, json.dumps(data), now)
+        if self.dialect == "postgresql":
+            # One statement, so one transaction: the notification goes out when the event
+            # commits (control/listen.py wakes the followers). The channel is the run's; the
+            # payload says whom the event is for, so other workers need not poll.
+            insert = (f"WITH added AS ({insert} RETURNING 1) "
+                      "SELECT pg_notify(?, ?) FROM added")
+            params += (channel_of(run_id), target_worker or "")
+        self._exec(insert, params)
         return now
 
     def events_after(self, run_id: str, seq: int, worker_id: str, *,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_flakebench.benchmark import Prepared, engine_config, prepare
+from pytest_flakebench.control.listen import EventWaiter
 from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, PoolCache, RunRow
 from pytest_flakebench.control.polling import policy_for
 from pytest_flakebench.distributed.handoff import Handoff
@@ -37,7 +38,7 @@ from pytest_flakebench.workload import PythonOp
 log = logging.getLogger("pytest_flakebench")
 
 WATCH_S = 0.1  # how often the watchdog looks at the time since the last control-plane answer
-POLL_S = 0.02  # event poll interval: control-plane lag stays in the tens of milliseconds
+POLL_S = 0.02  # event poll interval without LISTEN (control/polling): lag in the tens of ms
 SNAPSHOTS_PER_BEAT = 4  # the heartbeat's SNAPSHOT_JSON: this worker's latest snapshots
 OUTAGE_POLL_S = 0.1  # while the store is out of reach (reconnect attempts, hand-off files)
 
@@ -118,33 +119,50 @@ class _Follower:
     def _loop(self) -> None:
         handoff = self.ctx.handoff
         policy = policy_for(self.ctx.plane.dialect)
+        waiter = EventWaiter(self.ctx.plane, self.run_id, self.ctx.worker_id, policy,
+                             self.stopped)
         interval = policy.min_s
-        while not self.stopped.is_set():
-            changed = False
-            try:
-                # Not retried here: this loop is the retry, and it must keep looking at the
-                # hand-off files while the store is away.
-                applied: list[tuple[Event, float]] = []
-                for event in self.ctx.plane.events_after(self.run_id, self.last_seq,
-                                                         self.ctx.worker_id, retry=False):
-                    # Every effect first, then the lag records: a record waiting on the
-                    # store's write lock must not delay the next event (SET_PHASE, then STOP).
-                    self.apply(event, record=False)
-                    applied.append((event, time.time()))
-                    changed = True
-                for event, at in applied:
-                    self.mark(event, at)
-                interval = policy.next(interval, changed)  # backs off on Snowflake only
-                wait = interval
-                self.last_contact = time.monotonic()
-            except FlakebenchError:
-                wait = OUTAGE_POLL_S  # the store is away: keep measuring, poll gently
-            if handoff is not None and handoff.active():
-                self.last_contact = time.monotonic()  # the controller speaks through files
-                for raw in handoff.events_after(self.run_id, self.last_seq, self.ctx.worker_id):
-                    self.apply(Event(int(raw["seq"]), str(raw["type"]), raw.get("target"),
-                                     dict(raw["data"]), float(raw["created_at"])))
-            self.stopped.wait(wait)
+        try:
+            while not self.stopped.is_set():
+                reached = False
+                try:
+                    # Not retried here: this loop is the retry, and it must keep looking at the
+                    # hand-off files while the store is away.
+                    changed = False
+                    applied: list[tuple[Event, float]] = []
+                    for event in self.ctx.plane.events_after(self.run_id, self.last_seq,
+                                                             self.ctx.worker_id, retry=False):
+                        # Every effect first, then the lag records: a record waiting on the
+                        # store's write lock must not delay the next event (SET_PHASE, STOP).
+                        self.apply(event, record=False)
+                        applied.append((event, time.time()))
+                        changed = True
+                    for event, at in applied:
+                        self.mark(event, at)
+                    interval = policy.next(interval, changed)  # backs off on Snowflake only
+                    reached = True
+                    self.last_contact = time.monotonic()
+                except FlakebenchError:
+                    pass  # the store is away: keep measuring, poll gently
+                if handoff is not None and handoff.active():
+                    self.last_contact = time.monotonic()  # the controller speaks through files
+                    for raw in handoff.events_after(self.run_id, self.last_seq,
+                                                    self.ctx.worker_id):
+                        self.apply(Event(int(raw["seq"]), str(raw["type"]), raw.get("target"),
+                                         dict(raw["data"]), float(raw["created_at"])))
+                if not reached:
+                    self.stopped.wait(OUTAGE_POLL_S)
+                    continue
+                if handoff is not None and handoff.active():  # files announce nothing
+                    self.stopped.wait(policy.min_s if waiter.listen else interval)
+                    continue
+                # LISTEN (PostgreSQL): woken by the next event's notification, else the
+                # fallback poll; no need to look again right after an event (the next one
+                # will be announced). Elsewhere: the policy's interval.
+                with contextlib.suppress(FlakebenchError):  # a lost connection: poll next
+                    waiter.wait(policy.max_s if waiter.listen else interval)
+        finally:
+            waiter.close()
 
     def _watch(self) -> None:
         """Its own thread, so that a store call hanging on a dead network (up to a connect
@@ -188,7 +206,7 @@ def _wait(predicate: Any, timeout_s: float, what: str, dialect: str = "sqlite") 
             return value
         if time.monotonic() > deadline:
             raise RunAborted(f"timed out after {timeout_s:g}s waiting for {what}")
-        interval = policy.next(interval, False)  # backs off on Snowflake only
+        interval = policy.next_wait(interval)  # backs off on PostgreSQL and Snowflake
         time.sleep(interval)
 
 
@@ -318,6 +336,8 @@ def _follow(ctx: WorkerContext, run_id: str, prepared: Prepared,
                             snapshot_json=json.dumps(list(recent)), retry=False)
 
     deadline = time.monotonic() + ctx.join_timeout_s
+    policy = policy_for(plane.dialect)
+    waiter = EventWaiter(plane, run_id, ctx.worker_id, policy)
     try:
         while start is None:
             for event in plane.events_after(run_id, last_seq, ctx.worker_id):
@@ -343,8 +363,13 @@ def _follow(ctx: WorkerContext, run_id: str, prepared: Prepared,
                 if time.monotonic() > deadline:
                     raise RunAborted(f"no START from the controller within "
                                      f"{ctx.join_timeout_s:g}s")
-                # START follows the connections within moments: no back-off while waiting
-                time.sleep(policy_for(plane.dialect).min_s)
+                # START follows the connections within moments: no back-off while waiting;
+                # LISTEN (PostgreSQL): woken by it, else the fallback poll.
+                try:
+                    waiter.wait(policy.max_s if waiter.listen else policy.min_s)
+                except StoreError:  # a lost connection: the next poll reconnects
+                    time.sleep(policy.min_s)
+        waiter.close()
         applied = time.time()
         plane.mark_applied(run_id, start.seq, ctx.worker_id, applied,
                            (applied - start.created_at) * 1000.0)
@@ -360,6 +385,7 @@ def _follow(ctx: WorkerContext, run_id: str, prepared: Prepared,
         follower.last_seq = start.seq
         engine.start()
     except BaseException:
+        waiter.close()
         if engine is not None:
             engine.stop()
         raise
