@@ -1,11 +1,12 @@
 """A worker's wait between two event polls: woken by ``LISTEN``/``NOTIFY`` on PostgreSQL.
 
-The controller's event insert carries a ``pg_notify`` on the run's channel (payload: the
-target worker, empty for everyone), delivered when the insert commits. A follower waits on its
-own control-plane connection (the one its polls use; psycopg keeps notifications that arrive
-during a query for the next wait) and polls as soon as an event for it is announced, or when
-the fallback interval ends: a notification lost (a reconnect, a pooler that drops them) costs
-latency, never an event, since the poll reads every event above the last one applied.
+The controller's event insert carries a ``pg_notify`` on the run's channel (an event for
+everyone) or on the target worker's (an event for one), delivered when the insert commits. A
+follower waits on its own control-plane connection (the one its polls use; psycopg keeps
+notifications that arrive during a query for the next wait) and polls as soon as an event for
+it is announced, or when the fallback interval ends: a lost notification (a reconnect, a
+pooler that drops them) costs latency, never an event, since the poll reads every event above
+the last one applied.
 
 Elsewhere (SQLite, Snowflake, or ``FLAKEBENCH_CONTROL_NOTIFY=0``) the wait is a plain sleep.
 """
@@ -22,12 +23,15 @@ if TYPE_CHECKING:
     from pytest_flakebench.control.plane import ControlPlane
     from pytest_flakebench.control.polling import PollPolicy
 
-SLICE_S = 0.2  # a wait looks at ``stopped`` at least this often (no query: a local select)
+SLICE_S = 0.5  # a wait looks at ``stopped`` at least this often (no query: a local select)
 
 
-def channel_of(run_id: str) -> str:
-    """The run's notification channel: a valid identifier (63 bytes at most), whatever the id."""
-    return "flakebench_ev_" + hashlib.sha256(run_id.encode()).hexdigest()[:24]
+def channel_of(run_id: str, worker_id: str | None = None) -> str:
+    """The channel of a run's events for everyone (``worker_id`` None) or for one worker: a
+    valid identifier (63 bytes at most), whatever the ids. One channel per worker, so that an
+    event for one worker (a load step sends one to each) wakes that worker alone."""
+    key = f"{run_id}\0{worker_id or ''}".encode()
+    return "flakebench_ev_" + hashlib.sha256(key).hexdigest()[:24]
 
 
 class EventWaiter:
@@ -38,7 +42,7 @@ class EventWaiter:
                  stopped: threading.Event | None = None) -> None:
         self.plane = plane
         self.worker_id = worker_id
-        self.channel = channel_of(run_id)
+        self.channels = (channel_of(run_id), channel_of(run_id, worker_id))
         self.listen = policy.listen and plane.dialect == "postgresql"
         self.stopped = stopped or threading.Event()
         self.notified = 0  # wake-ups by a notification (tests and benchmarks read it)
@@ -58,7 +62,8 @@ class EventWaiter:
 
     def _wait_on(self, conn: Any, seconds: float) -> bool:
         if conn is not self._conn:
-            conn.execute(f'LISTEN "{self.channel}"')
+            for channel in self.channels:
+                conn.execute(f'LISTEN "{channel}"')
             self._conn = conn
             return True
         deadline = time.monotonic() + seconds
@@ -69,7 +74,7 @@ class EventWaiter:
             notes = conn.notifies(timeout=min(left, SLICE_S))
             try:
                 for note in notes:
-                    if note.channel == self.channel and note.payload in ("", self.worker_id):
+                    if note.channel in self.channels:
                         self.notified += 1
                         return True
             finally:
@@ -81,4 +86,5 @@ class EventWaiter:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                conn.execute(f'UNLISTEN "{self.channel}"')
+                for channel in self.channels:
+                    conn.execute(f'UNLISTEN "{channel}"')

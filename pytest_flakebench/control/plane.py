@@ -211,11 +211,11 @@ class ControlPlane:
         params: tuple[Any, ...] = (run_id, seq, event_type, target_worker, json.dumps(data), now)
         if self.dialect == "postgresql":
             # One statement, so one transaction: the notification goes out when the event
-            # commits (control/listen.py wakes the followers). The channel is the run's; the
-            # payload says whom the event is for, so other workers need not poll.
+            # commits (control/listen.py wakes the followers), on the run's channel or on the
+            # target worker's alone (no other worker wakes for it).
             insert = (f"WITH added AS ({insert} RETURNING 1) "
-                      "SELECT pg_notify(?, ?) FROM added")
-            params += (channel_of(run_id), target_worker or "")
+                      "SELECT pg_notify(?, '') FROM added")
+            params += (channel_of(run_id, target_worker),)
         self._exec(insert, params)
         return now
 

@@ -83,7 +83,7 @@ def test_notify_wakes_a_waiting_follower_and_only_the_one_it_concerns(pg_control
     try:
         waiter = EventWaiter(worker, run_id, "w1", POSTGRES_LISTEN)
         assert waiter.wait(BOUND_S) is True  # listening just began: poll once at once
-        # An event for another worker is announced too, but does not wake this one.
+        # An event for another worker is announced on its channel: this one sleeps on.
         controller.append_event(run_id, 1, "SET_WORKER_TARGET", {"connections": 2},
                                 target_worker="w2")
         assert waiter.wait(0.5) is False
