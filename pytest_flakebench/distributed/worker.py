@@ -345,8 +345,12 @@ def _follow(ctx: WorkerContext, run_id: str, prepared: Prepared,
                     start = event
                     break
                 if event.type == "STOP":
-                    row = plane.get_run(run_id)
-                    reason = row.cancellation_reason if row else None
+                    # The reason travels with STOP: the status row that also holds it is
+                    # written just after, and may not be there yet.
+                    reason = event.data.get("reason")
+                    if not reason:
+                        row = plane.get_run(run_id)
+                        reason = row.cancellation_reason if row else None
                     raise RunAborted(reason or "the controller stopped the run before it started")
                 applied = time.time()
                 plane.mark_applied(run_id, event.seq, ctx.worker_id, applied,
