@@ -42,6 +42,8 @@ def judge_client(parts: Sequence[dict[str, Any]], *, mode: str, connections: int
 
     def demand(part: dict[str, Any]) -> float:
         # on a CPU, or ready to run and waiting for one: what the process asked of the machine
+        if part.get("demand") is not None:
+            return float(part["demand"])
         return float(part.get("cpu", 0.0)) + float(part.get("cpu_wait") or 0.0)
 
     busiest = max(parts, key=demand)
@@ -51,6 +53,7 @@ def judge_client(parts: Sequence[dict[str, Any]], *, mode: str, connections: int
         "bound": demand(busiest) >= CLIENT_BOUND_CPU,
         "cpu": round(cpu, 3),
         "cpu_wait": round(cpu_wait, 3),
+        "demand": round(demand(busiest), 3),  # the share of a core asked for: bound from 0.9
         # connections that sent at least one operation, over every worker
         "connections_sent": sum(int(p.get("connections_sent", 0)) for p in parts),
         "interpreter_wait_p50_us": max(int(p.get("interpreter_wait_p50_us", 0)) for p in parts),

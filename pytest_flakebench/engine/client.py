@@ -111,14 +111,21 @@ class ClientMeter:
         wall_s = (last.wall_ns - first.wall_ns) / NS if first is not None and last is not None \
             else 0.0
         cpu_wait = None
-        if self._sched_first and self._sched_last and wall_s > 0:
+        demand = cpu
+        if self._sched_first and self._sched_last and wall_s > 0 and first and last:
             # runqueue time of the threads alive at both ends: the time the process had work
             # ready but no CPU to run it on (a machine shared with other busy processes)
             queued = sum(self._sched_last[t][1] - self._sched_first[t][1] for t in
                          self._sched_last.keys() & self._sched_first.keys())
             # several threads can queue at once: at most "always waiting", 1
             cpu_wait = round(min(1.0, max(0.0, queued / NS / wall_s)), 3)
-        return {"cpu": round(cpu, 3), "cpu_wait": cpu_wait, "cpus": os.cpu_count() or 1,
+            # On a CPU or queued for one, less the open loop's deliberate spin (a spinning
+            # thread is either of the two, or waiting for the interpreter, as wall time).
+            spun = (last.spin_ns - first.spin_ns) / NS / wall_s
+            ran = (last.cpu_s - first.cpu_s) / wall_s
+            demand = max(0.0, ran + min(1.0, queued / NS / wall_s) - spun)
+        return {"cpu": round(cpu, 3), "cpu_wait": cpu_wait, "demand": round(demand, 3),
+                "cpus": os.cpu_count() or 1,
                 "rss_mb": _rss_mb(),
                 "interpreter_wait_p50_us": _pick(waits, 0.50),
                 "interpreter_wait_p99_us": _pick(waits, 0.99),

@@ -27,6 +27,17 @@ def test_waiting_for_a_cpu_counts_as_demand_and_qps_mode_names_latency() -> None
     assert "-n 4" in note
 
 
+def test_demand_leaves_out_the_open_loops_spin() -> None:
+    # qps mode on a busy machine: a thread spinning before its intended time is on a CPU or
+    # queued for one; that is not load the client could not carry
+    client, note = judge_client(
+        [{"worker_id": "main", "cpu": 0.0, "cpu_wait": 0.9, "demand": 0.2}],
+        mode="qps", connections=2, qps=10_000)
+    assert client["bound"] is False
+    assert client["demand"] == 0.2
+    assert note == ""
+
+
 def test_a_client_with_room_is_not_bound_and_schedule_error_is_reported() -> None:
     client, note = judge_client(
         [{"worker_id": "main", "cpu": 0.02, "cpu_wait": 0.1,
