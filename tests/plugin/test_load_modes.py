@@ -173,8 +173,11 @@ def test_a_stall_longer_than_drop_after_still_shows_in_the_percentiles(
         assert "/s on time" in note, note
     else:
         # the closed loop sends nothing while stalled: only the in-flight operations saw it
+        # (one per connection, well under 1 % of the operations, so p99 stays below the stall;
+        # the rest of the tail is the machine's, loaded by other work)
         assert o.latency.max_us >= 2_000_000
-        assert o.latency.p99_us < 100_000, o.latency
+        assert o.ops >= 300, o
+        assert o.latency.p99_us < 2_000_000, o.latency
         assert o.dropped == 0
         assert o.late == 0
         assert result.verdict == "PASSED"
