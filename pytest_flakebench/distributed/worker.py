@@ -235,9 +235,11 @@ def run_worker(ctx: WorkerContext, *, test_id: str, template: Template,
         message = str(exc) if isinstance(exc, FlakebenchError) else f"{type(exc).__name__}: {exc}"
         plane.join(run_id, ctx.worker_id, host, "FAILED", last_error=message)
         raise
-    from pytest_flakebench.evidence.collector import is_lead, open_collector
+    from pytest_flakebench.evidence.collector import GONE_SHARE_OF_DRAIN, is_lead, open_collector
 
     evidence = open_collector(prepared, run_id)  # plans, "before" snapshots: before joining
+    evidence.gone_timeout_s = min(evidence.gone_timeout_s,
+                                  GONE_SHARE_OF_DRAIN * ctx.drain_timeout_s)
     prepared.driver.tag_run(run_id)  # before any benchmark connection opens
     outcome: EngineOutcome | None = None
     try:

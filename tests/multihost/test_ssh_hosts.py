@@ -78,7 +78,7 @@ def test_one_host_cut():
     pass
 """
 
-OUTAGE_S, DRAIN_S, DEAD_S = 1.0, 3.0, 2.0
+OUTAGE_S, DRAIN_S, DEAD_S = 1.0, 5.0, 2.0  # drain: room for the survivor on a busy host
 
 
 def test_a_cut_host_is_dead_the_run_partial_and_its_worker_stops_on_its_own(
@@ -144,7 +144,7 @@ def test_a_cut_host_is_dead_the_run_partial_and_its_worker_stops_on_its_own(
     (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
     assert run["status"] == "PARTIAL", out[-3000:]
     assert any(cut.name in m for m in run["messages"]), run["messages"]
-    assert [w["host"] for w in run["workers"]] == [keep.name], run["workers"]
+    assert [w["host"] for w in run["workers"]] == [keep.name], run["messages"]
     assert run["overall"]["ops"] == run["workers"][0]["ops"] > 0
     assert kept_after_cut[0] > 0  # the other host went on measuring
     assert after_heal == (0,), f"the cut host went on loading the target: {after_heal}"
