@@ -304,6 +304,7 @@ class RunResult:
             "ended_at": self.ended_at,
             "measurement_s": self.measurement_s,
             "warmup_s": self.warmup_s,
+            "unavailable_s": self.unavailable_s,
             "overall": self.overall.to_dict(),
             "kinds": {k: v.to_dict() for k, v in self.kinds.items()},
             "slo": [c.to_dict() for c in self.slo],
