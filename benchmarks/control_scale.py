@@ -16,13 +16,15 @@ do not fit in the shared server's max_connections=100) or ``--dsn``:
 - store queries/s: ``pg_stat_statements`` calls in that database (every statement, polls,
   writes and LISTEN/UNLISTEN alike) — per kind and per worker;
 - heartbeat writes/s: the ``HEARTBEAT_COUNT`` increase over the window;
-- event lag p50/p99/max: ``RUN_EVENT_APPLIED.LAG_MS`` of every event and worker.
+- event lag p50/p99/max: ``RUN_EVENT_APPLIED.LAG_MS`` of every event and worker (p99 also
+  apart for events to every worker, which wake all of them at once, and events to one);
+- the machine's 1-minute load average at the end of the run (the machine may be shared).
 
 Each N runs twice: ``listen`` (the default: LISTEN/NOTIFY with a 1 s fallback poll) and
 ``poll`` (``FLAKEBENCH_CONTROL_NOTIFY=0``: the 20 ms polling workers used before).
 
     python benchmarks/control_scale.py [--workers 50,100,200] [--modes listen,poll]
-                                       [--seconds 20] [--processes 4] [--dsn URL]
+                                       [--seconds 20] [--processes 8] [--dsn URL]
 """
 
 from __future__ import annotations
@@ -205,6 +207,13 @@ def measure(url: str, n: int, mode: str, seconds: float, processes: int) -> dict
         reader.join()
         lags = sorted(plane.lags_ms(run_id))
         events = book.seq
+        split = admin.execute(
+            "SELECT e.target_worker IS NULL, a.lag_ms FROM flakebench.run_event_applied a "
+            "JOIN flakebench.run_control_events e ON e.run_id = a.run_id AND "
+            "e.sequence_id = a.sequence_id WHERE a.run_id = %s", (run_id,)).fetchall()
+        to_all = sorted(float(lag) for everyone, lag in split if everyone)
+        to_one = sorted(float(lag) for everyone, lag in split if not everyone)
+        load = os.getloadavg()[0]
     finally:
         admin.close()
         plane.close()
@@ -219,7 +228,9 @@ def measure(url: str, n: int, mode: str, seconds: float, processes: int) -> dict
             "queries_per_s": rates["total"], "per_worker_qps": rates["total"] / n,
             "by_kind_per_s": rates, "heartbeats_per_s": (beats1 - beats0) / window,
             "lag_p50_ms": pct(lags, 0.5), "lag_p99_ms": pct(lags, 0.99),
-            "lag_max_ms": lags[-1] if lags else float("nan")}
+            "lag_max_ms": lags[-1] if lags else float("nan"),
+            "lag_p99_broadcast_ms": pct(to_all, 0.99), "lag_p99_targeted_ms": pct(to_one, 0.99),
+            "load_average_1m": load}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -257,7 +268,7 @@ def main() -> int:
     parser.add_argument("--workers", default="50,100,200")
     parser.add_argument("--modes", default="listen,poll")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=8)
     parser.add_argument("--dsn", help="an existing server (pg_stat_statements preloaded, room "
                                       "for 2 connections per worker); default: a cluster of "
                                       "its own")
@@ -305,14 +316,16 @@ def report(figures: list[dict[str, Any]]) -> None:
     table = Table(title="control plane on PostgreSQL, simulated workers (no database load)")
     for column in ("workers", "mode", "store q/s", "q/s per worker", "event polls/s",
                    "heartbeat writes/s", "events", "applied", "lag p50 ms", "lag p99 ms",
-                   "lag max ms"):
+                   "p99 to all / to one", "lag max ms", "load 1m"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for f in figures:
         table.add_row(str(f["workers"]), f["mode"], f"{f['queries_per_s']:,.0f}",
                       f"{f['per_worker_qps']:.2f}", f"{f['by_kind_per_s']['event polls']:,.0f}",
                       f"{f['heartbeats_per_s']:,.0f}", str(f["events"]),
                       f"{f['applied']}/{f['expected_applied']}", f"{f['lag_p50_ms']:.1f}",
-                      f"{f['lag_p99_ms']:.1f}", f"{f['lag_max_ms']:.1f}")
+                      f"{f['lag_p99_ms']:.1f}",
+                      f"{f['lag_p99_broadcast_ms']:.0f} / {f['lag_p99_targeted_ms']:.0f}",
+                      f"{f['lag_max_ms']:.1f}", f"{f['load_average_1m']:.0f}")
     console = Console(width=160)
     console.print(table)
     console.print(f"quiet-run arithmetic per worker (control/polling): SQLite "
