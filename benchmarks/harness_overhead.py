@@ -47,9 +47,9 @@ from pytest_flakebench import __version__ as flakebench_version
 from pytest_flakebench.control.plane import open_control_plane
 from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
 from pytest_flakebench.distributed.worker import WorkerContext, run_worker
-from pytest_flakebench.results import RunResult
-from pytest_flakebench.targets import ResolvedTarget
-from pytest_flakebench.template import Template
+from pytest_flakebench.judge.results import RunResult
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.template.targets import ResolvedTarget
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 TABLE = "fb_bench_kv"

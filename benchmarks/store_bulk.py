@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_flakebench.results import QueryRecord, RunResult
+from pytest_flakebench.judge.results import QueryRecord, RunResult
 from pytest_flakebench.stores import open_store
 from tests.integration.factories import make_run
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_flakebench.results import RunResult
+    from pytest_flakebench.judge.results import RunResult
 
 hookspec = pytest.hookspec
 

@@ -17,8 +17,8 @@ from pytest_flakebench.excerpt import excerpt
 from pytest_flakebench.session import BenchSession
 
 if TYPE_CHECKING:
-    from pytest_flakebench.results import RunResult
-    from pytest_flakebench.template import Template
+    from pytest_flakebench.judge.results import RunResult
+    from pytest_flakebench.template.model import Template
 
 MARKER = "flakebench"
 SESSION_KEY = pytest.StashKey[BenchSession]()
@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     bench = BenchSession(config, options.resolve(config))
     config.stash[SESSION_KEY] = bench
     if bench.settings.enabled and not bench.is_worker:
-        from pytest_flakebench.signals import SigtermAsInterrupt
+        from pytest_flakebench.distributed.signals import SigtermAsInterrupt
 
         sigterm = SigtermAsInterrupt()  # SIGTERM cancels like Ctrl-C: nothing measured is lost
         sigterm.install()
@@ -75,9 +75,9 @@ def _template_for(item: pytest.Function) -> Template | None:
     """The item's validated template; ``None`` when it cannot be checked without --flakebench
     (a stored template). Raises ``BadTemplate`` with the message the test errors with."""
     from pytest_flakebench.errors import FlakebenchError
-    from pytest_flakebench.targets import resolve_target
-    from pytest_flakebench.template_load import TEMPLATE_KEY as FILE_KEY
-    from pytest_flakebench.template_load import build_template
+    from pytest_flakebench.template.load import TEMPLATE_KEY as FILE_KEY
+    from pytest_flakebench.template.load import build_template
+    from pytest_flakebench.template.targets import resolve_target
 
     markers = list(item.iter_markers(MARKER))
     kwargs: dict[str, Any] = {}

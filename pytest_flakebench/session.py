@@ -23,15 +23,15 @@ import pytest
 from pytest_flakebench.options import Settings
 
 if TYPE_CHECKING:
+    from pytest_flakebench.compare.gate import RegressionGate
     from pytest_flakebench.compare.verdict import Comparison
     from pytest_flakebench.control.plane import ControlPlane
     from pytest_flakebench.distributed.coordinator import Coordinator
     from pytest_flakebench.distributed.handoff import Handoff
-    from pytest_flakebench.regression import RegressionGate
-    from pytest_flakebench.results import RunResult
+    from pytest_flakebench.judge.results import RunResult
     from pytest_flakebench.stores.base import ResultStore
-    from pytest_flakebench.template import Template
-    from pytest_flakebench.workload import PythonOp
+    from pytest_flakebench.template.model import Template
+    from pytest_flakebench.workload.plans import PythonOp
 
 log = logging.getLogger("pytest_flakebench")
 
@@ -76,12 +76,12 @@ class _Printer:
 
 
 def with_cost(result: RunResult, credit_price: float | None) -> RunResult:
-    """A Snowflake run with its ``cost`` (cost.py), from the warehouse in its fingerprint."""
+    """A Snowflake run with its ``cost`` (judge/cost.py), from the warehouse in its fingerprint."""
     if result.target_kind != "snowflake":
         return result
     import dataclasses
 
-    from pytest_flakebench.cost import cost_from_settings
+    from pytest_flakebench.judge.cost import cost_from_settings
 
     settings = dict(result.fingerprint.get("server_settings") or {})
     cost = cost_from_settings(settings, max(0.0, result.ended_at - result.started_at),
@@ -209,7 +209,7 @@ class BenchSession:
 
     def dispatch(self, test_ids: list[str], workers: list[str]) -> None:
         """Create a run for each benchmark on ``workers`` and queue it for the controller."""
-        from pytest_flakebench.benchmark import new_run_id
+        from pytest_flakebench.distributed.prepare import new_run_id
 
         plane = self.plane()
         coordinator = self.coordinator()
@@ -229,7 +229,7 @@ class BenchSession:
         ``test_id``: the run's test id when it is not the item's (an A/B trial is stored as
         ``NODEID[ab:A1]``, one run per id and session)."""
         from pytest_flakebench.distributed.worker import WorkerContext, run_worker
-        from pytest_flakebench.targets import resolve_target
+        from pytest_flakebench.template.targets import resolve_target
 
         s = self.settings
         target = resolve_target(template.target, rootdir=s.rootdir,
@@ -268,7 +268,7 @@ class BenchSession:
                 stored = True
                 self.stored += 1
             except FlakebenchError as exc:
-                from pytest_flakebench.spool import spool_run
+                from pytest_flakebench.stores.spool import spool_run
 
                 path = spool_run(self.settings.rootdir / SPOOL_DIR, result, destination=url,
                                  base_dir=self.settings.rootdir, reason=str(exc))
@@ -346,7 +346,7 @@ class BenchSession:
         self._comparison_summary(reporter, table_width)
         for run in self.results:
             if run.cost:
-                from pytest_flakebench.cost import RunCost
+                from pytest_flakebench.judge.cost import RunCost
 
                 reporter.write_line(f"cost {run.test.rsplit('::', 1)[-1]} (run "
                                     f"{run.run_id[:8]}): {RunCost(**run.cost).describe()}")
@@ -367,7 +367,7 @@ class BenchSession:
     def gate(self) -> RegressionGate:
         """The session's regression gate (made on first use)."""
         if self._gate is None:
-            from pytest_flakebench.regression import GateSettings, RegressionGate
+            from pytest_flakebench.compare.gate import GateSettings, RegressionGate
 
             s = self.settings
             self._gate = RegressionGate(GateSettings(compare=s.compare,
@@ -429,7 +429,7 @@ class BenchSession:
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """Ctrl-C or SIGTERM: STOP reaches every worker; the run is stored as CANCELLED."""
-        from pytest_flakebench.signals import Terminated
+        from pytest_flakebench.distributed.signals import Terminated
 
         if excinfo.errisinstance(Terminated):
             self.cancel("terminated (SIGTERM)")

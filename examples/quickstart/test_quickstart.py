@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 
 @pytest.mark.flakebench(

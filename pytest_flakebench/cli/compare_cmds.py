@@ -13,7 +13,7 @@ from rich.text import Text
 
 from pytest_flakebench.cli.options import console, opened, store_url, utc_text
 from pytest_flakebench.errors import ConfigError, StoreError
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.stores.base import ResultStore
 
 _STORE_HELP = "results store URL (default: $FLAKEBENCH_STORE, else the default SQLite file)"
@@ -89,7 +89,7 @@ def run_compare(args: argparse.Namespace) -> int:
         thresholds = parse_spec(args.fail) if args.fail else {}
     except ThresholdError as exc:
         raise ConfigError(f"--fail: {exc}") from None
-    from pytest_flakebench.regression import history_besides, previous_runs
+    from pytest_flakebench.compare.gate import history_besides, previous_runs
 
     with opened(store_url(args.store)) as store:
         runs = _load(store, args.runs)

@@ -36,7 +36,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _target_url(target: str) -> str:
     from pytest_flakebench.rootdir import project_root
-    from pytest_flakebench.targets import is_url, resolve_target
+    from pytest_flakebench.template.targets import is_url, resolve_target
 
     if is_url(target):
         return target

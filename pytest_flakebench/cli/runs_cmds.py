@@ -12,7 +12,7 @@ from rich.text import Text
 
 from pytest_flakebench.cli.options import console, opened, store_url, utc_text
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.results import KindStats, RunResult, SLOCheck
+from pytest_flakebench.judge.results import KindStats, RunResult, SLOCheck
 from pytest_flakebench.stores import shown_url
 from pytest_flakebench.units import format_duration_s, format_us
 from pytest_flakebench.urls import scheme_of, sqlite_path

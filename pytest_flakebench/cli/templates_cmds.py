@@ -46,7 +46,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def run_push(args: argparse.Namespace) -> int:
     """Validate the file with the Template model, then store it as a new version."""
-    from pytest_flakebench.template_load import check_template_fields, load_template_file
+    from pytest_flakebench.template.load import check_template_fields, load_template_file
 
     name = _name(args.name)
     path: Path = args.file

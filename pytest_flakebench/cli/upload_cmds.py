@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pytest_flakebench.cli.options import STORE_ENV, console, opened
 from pytest_flakebench.errors import FlakebenchError, StoreError
-from pytest_flakebench.results import RunResult
-from pytest_flakebench.spool import Destination, destination_of, read_spooled
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.stores import shown_url
+from pytest_flakebench.stores.spool import Destination, destination_of, read_spooled
 
 DEFAULT_SPOOL = Path(".flakebench") / "spool"
 

@@ -30,7 +30,7 @@ from pytest_flakebench.compare.verdict import (
     with_info_limits,
 )
 from pytest_flakebench.hostnoise import difference
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 TRIALS_PER_SIDE = 4
 MIN_TRIAL_S = 0.75  # shorter trials give too few windows each

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_flakebench.compare.comparable import Difference, differences
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 LAST = "last"
 NAMED_PREFIX = "baseline:"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_flakebench.fingerprint import template_material
+from pytest_flakebench.judge.fingerprint import template_material
 
 ROW_COUNT_TOLERANCE = 0.25  # relative drift of the table's row count still comparable
 

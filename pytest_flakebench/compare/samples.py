@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pytest_flakebench.histogram import LatencyHistogram
-from pytest_flakebench.results import RunResult, Snapshot
+from pytest_flakebench.judge.results import RunResult, Snapshot
 
 MIN_SPAN_S = 0.5  # a snapshot shorter than this is a sliver, not a sample
 

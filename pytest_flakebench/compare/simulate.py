@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from pytest_flakebench.engine.fine import WINDOW_S, FineSamples, samples_record
 from pytest_flakebench.histogram import LatencyHistogram, LatencySummary
-from pytest_flakebench.results import KindStats, RunResult, Snapshot, WorkerSummary
+from pytest_flakebench.judge.results import KindStats, RunResult, Snapshot, WorkerSummary
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from pytest_flakebench.compare.samples import Series, within_run_pair
 from pytest_flakebench.compare.stats import mann_whitney
 from pytest_flakebench.compare.thresholds import DEFAULT_LIMIT, DISPLAY_METRICS, Threshold
 from pytest_flakebench.hostnoise import EXPLAINS, HostDifference, difference
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 MetricVerdict = Literal["REGRESSED", "IMPROVED", "UNCHANGED", "INCONCLUSIVE"]
 RunVerdict = Literal["REGRESSED", "IMPROVED", "UNCHANGED", "INCONCLUSIVE", "NOT COMPARABLE",

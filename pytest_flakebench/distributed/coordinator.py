@@ -21,7 +21,7 @@ from pytest_flakebench.distributed.driver import RunDriver
 from pytest_flakebench.distributed.handoff import Handoff
 from pytest_flakebench.distributed.run_book import ControllerSettings, RunBook
 from pytest_flakebench.errors import FlakebenchError
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 log = logging.getLogger("pytest_flakebench.controller")
 

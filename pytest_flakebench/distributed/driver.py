@@ -35,10 +35,16 @@ from pytest_flakebench.distributed.merge import (
 from pytest_flakebench.distributed.run_book import RunBook, WorkerReport
 from pytest_flakebench.distributed.split import split_connections, split_operations
 from pytest_flakebench.errors import FlakebenchError
-from pytest_flakebench.results import RunResult, Status
-from pytest_flakebench.template import Template, WorkersSpec
+from pytest_flakebench.judge.results import RunResult, Status
+from pytest_flakebench.judge.verdict import (
+    Measured,
+    RunMeta,
+    build_result,
+    lag_summary,
+    worker_summary,
+)
+from pytest_flakebench.template.model import Template, WorkersSpec
 from pytest_flakebench.urls import scheme_of
-from pytest_flakebench.verdict import Measured, RunMeta, build_result, lag_summary, worker_summary
 
 if TYPE_CHECKING:
     from pytest_flakebench.distributed.coordinator import Coordinator

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_flakebench.histogram import LatencyHistogram
-from pytest_flakebench.template import FindMaxSpec, SLOSpec
+from pytest_flakebench.template.model import FindMaxSpec, SLOSpec
 
 # A sample ends at the worker's cut, which is applied a control-plane lag after the controller
 # emitted it; a sample starting this little before the step's start is still inside it (clock

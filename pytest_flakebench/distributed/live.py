@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_flakebench.client_bound import CLIENT_BOUND_CPU
 from pytest_flakebench.control.plane import Heartbeat
 from pytest_flakebench.histogram import LatencyHistogram
+from pytest_flakebench.judge.client import CLIENT_BOUND_CPU
 from pytest_flakebench.units import format_us
 
 UNKNOWN = "–"  # a figure not known yet (no worker has reported one)

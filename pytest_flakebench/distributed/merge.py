@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_WARMUP, Cell
 from pytest_flakebench.engine.runner import EngineOutcome
 from pytest_flakebench.histogram import LatencyHistogram
-from pytest_flakebench.results import QueryRecord, Snapshot
+from pytest_flakebench.judge.results import QueryRecord, Snapshot
 
 PAYLOAD_VERSION = 1
 

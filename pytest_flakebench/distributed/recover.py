@@ -84,7 +84,7 @@ def _recover(plane: ControlPlane, store: ResultStore | None, run: UnfinishedRun,
         plane.set_status(run.run_id, "ABANDONED", cancellation_reason=reason)
         return Recovered(run.run_id, run.test_id, "ABANDONED", 0, 0,
                          f"was left {run.status} before any load: marked ABANDONED")
-    from pytest_flakebench.template import Template
+    from pytest_flakebench.template.model import Template
 
     template = Template.model_validate(json.loads(run.scenario_config))
     reports = [WorkerReport.parse(json.loads(p)) for p in posted]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pytest_flakebench.errors import TargetError
-from pytest_flakebench.template import WorkersSpec
+from pytest_flakebench.template.model import WorkersSpec
 
 
 def split_connections(spec: WorkersSpec, concurrency: int,

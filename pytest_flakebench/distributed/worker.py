@@ -21,19 +21,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_flakebench.benchmark import Prepared, engine_config, prepare
 from pytest_flakebench.control.listen import EventWaiter
 from pytest_flakebench.control.plane import TERMINAL, ControlPlane, Event, PoolCache, RunRow
 from pytest_flakebench.control.polling import policy_for
 from pytest_flakebench.distributed.handoff import Handoff
 from pytest_flakebench.distributed.merge import worker_payload
+from pytest_flakebench.distributed.prepare import Prepared, engine_config, prepare
 from pytest_flakebench.engine.runner import Engine, EngineOutcome, Tick
 from pytest_flakebench.errors import FlakebenchError, StoreError, TargetError
 from pytest_flakebench.hostnoise import HostRecorder
-from pytest_flakebench.results import RunResult
-from pytest_flakebench.targets import ResolvedTarget
-from pytest_flakebench.template import Template
-from pytest_flakebench.workload import PythonOp
+from pytest_flakebench.judge.results import RunResult
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.template.targets import ResolvedTarget
+from pytest_flakebench.workload.plans import PythonOp
 
 log = logging.getLogger("pytest_flakebench")
 

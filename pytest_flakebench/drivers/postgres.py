@@ -29,10 +29,10 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from pytest_flakebench.drivers.base import Dialect, ErrorClass
+from pytest_flakebench.drivers.pgnet import network_kwargs
 from pytest_flakebench.drivers.postgres_lean import LeanConnection
 from pytest_flakebench.errors import ConfigError, TargetError
 from pytest_flakebench.identifiers import TableName, quote_ident
-from pytest_flakebench.pgnet import network_kwargs
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
 from pytest_flakebench.urls import redact_url, url_secrets
 

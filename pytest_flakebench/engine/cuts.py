@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_flakebench.engine.availability import Availability
 from pytest_flakebench.engine.fine import FineSamples, merged_counts
 from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_NAMES, Aggregate, Cell
-from pytest_flakebench.results import Phase, Snapshot
+from pytest_flakebench.judge.results import Phase, Snapshot
 
 if TYPE_CHECKING:
     from pytest_flakebench.engine.runner import Engine
@@ -57,7 +57,7 @@ class Cuts:
         self.started_at = started_at
         self.snapshots: list[Snapshot] = []
         self.pending = [Cell() for _ in PHASE_NAMES]
-        self.phase = PHASE_MEASUREMENT if engine._shared.measure_ns <= start_ns else 0
+        self.phase = PHASE_MEASUREMENT if engine.shared.measure_ns <= start_ns else 0
         self.last_cut = start_ns
         self.anchor = start_ns  # regular cuts fall on anchor + k * tick (no drift)
         self.warmup_close: tuple[int, int] | None = None  # (from, to) of the last warmup span
@@ -68,11 +68,11 @@ class Cuts:
         self.availability = Availability()
         self.unavailable_s = 0.0
         if self.phase == PHASE_MEASUREMENT:
-            self.availability.begin(engine._shared.measure_ns)
+            self.availability.begin(engine.shared.measure_ns)
 
     def next_due(self, tick_ns: int) -> int | None:
         """When the ticker must wake next (None once the window has ended)."""
-        shared = self.engine._shared
+        shared = self.engine.shared
         due = self.anchor + ((self.last_cut - self.anchor) // tick_ns + 1) * tick_ns
         if self.phase == PHASE_MEASUREMENT:
             if self.last_cut >= shared.end_ns or self.ended:
@@ -86,7 +86,7 @@ class Cuts:
 
     def _window(self, swapped: list[list[Any]], now: int) -> None:
         """Keep the measurement-phase figures of the window ending at ``now``."""
-        shared = self.engine._shared
+        shared = self.engine.shared
         span = min(now, shared.end_ns) - max(self.window_from, shared.measure_ns)
         self.window_from = now
         if span <= 0:
@@ -116,7 +116,7 @@ class Cuts:
 
     def _swap(self, now: int | None = None) -> int:
         """Take every thread's tallies; the cut's instant is read after them (unless given)."""
-        swapped = [r.swap() for r in self.engine._recorders]
+        swapped = [r.swap() for r in self.engine.recorders]
         if now is None:
             now = self.engine.clock()
         self._window(swapped, now)
@@ -132,7 +132,7 @@ class Cuts:
         The clock is read after the swap, so every operation in the swapped tallies ended
         before the cut; one still in flight lands in the next interval.
         """
-        shared = self.engine._shared
+        shared = self.engine.shared
         now = self._swap()
         if self.phase != PHASE_MEASUREMENT and now >= shared.measure_ns:
             # Measurement began: the warmup interval ends exactly there; emit it a tick later.
@@ -162,7 +162,7 @@ class Cuts:
 
     def final(self, now: int, planned_end: int) -> None:
         """Every thread has left (or the drain timed out): the last interval."""
-        shared = self.engine._shared
+        shared = self.engine.shared
         self._swap(now)
         if self.phase != PHASE_MEASUREMENT and now >= shared.measure_ns:
             self.warmup_close = (self.last_cut, min(shared.measure_ns, now))
@@ -181,12 +181,12 @@ class Cuts:
 
     def _emit(self, phase: int, begin: int, end: int, planned_end: int) -> None:
         engine = self.engine
-        shared = engine._shared
+        shared = engine.shared
         merged = self.pending[phase]
         self.pending[phase] = Cell()
         name: Phase = "WARMUP" if phase == 0 else "MEASUREMENT"
         span_s = max(end - begin, 1) / NS
-        in_flight = sum(r.in_flight for r in engine._recorders)
+        in_flight = sum(r.in_flight for r in engine.recorders)
         p50, p95, p99 = merged.hist.percentiles_us((50.0, 95.0, 99.0))
         snapshot = Snapshot(
             worker_id=engine.config.worker_id, seq=len(self.snapshots),
@@ -195,7 +195,7 @@ class Cuts:
             errors=merged.errors, in_flight=in_flight, qps=merged.ops / span_s,
             p50_us=p50, p95_us=p95, p99_us=p99,
             histogram=merged.hist.encode(), active_connections=shared.active,
-            span_s=round(span_s, 6), client_cpu=round(engine._meter.interval_cpu, 3),
+            span_s=round(span_s, 6), client_cpu=round(engine.meter.interval_cpu, 3),
         )
         self.snapshots.append(snapshot)
         if engine.on_tick is not None:

@@ -16,10 +16,10 @@ import random
 import time
 from typing import TYPE_CHECKING
 
-from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.drivers.base import DriverConnection
 from pytest_flakebench.engine.recorder import MAX_ERROR_SAMPLES, Tally, ThreadRecorder
-from pytest_flakebench.mix import thread_offset
+from pytest_flakebench.workload.context import ThreadContext
+from pytest_flakebench.workload.mix import thread_offset
 
 if TYPE_CHECKING:
     from pytest_flakebench.engine.runner import Engine
@@ -36,7 +36,7 @@ FOREVER = 1 << 62  # no operation count: a share never used up
 
 def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     """Run thread ``index``'s operations on ``conn`` until the run ends or is stopped."""
-    cfg, shared, clock = engine.config, engine._shared, engine.clock
+    cfg, shared, clock = engine.config, engine.shared, engine.clock
     plans = cfg.plans
     sqls = [p.sql for p in plans]
     makers = [p.make_params for p in plans]
@@ -51,7 +51,7 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                         stride=cfg.total_threads or cfg.connections,
                         local_base=cfg.thread_base, local_count=cfg.connections)
     rng = ctx.rng
-    rec = engine._recorders[index]
+    rec = engine.recorders[index]
     lock = rec.lock
     queries = rec.queries
     # a generator of its own, so sampling never shifts the parameters' random stream
@@ -60,7 +60,7 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     execute = conn.execute
     raw = conn.raw
     classify = engine.driver.classify_error
-    recover = engine._recover
+    recover = engine.recover
     max_tries = cfg.max_tries
     resume = shared.resume
     sleep = time.sleep

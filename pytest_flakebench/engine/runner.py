@@ -30,6 +30,7 @@ from pytest_flakebench.engine.cuts import Cuts, Tick
 from pytest_flakebench.engine.fine import WINDOW_S
 from pytest_flakebench.engine.heap import keep_large_blocks_mapped
 from pytest_flakebench.engine.loops import load_loop
+from pytest_flakebench.engine.plan import KindPlan
 from pytest_flakebench.engine.recorder import (
     PHASE_NAMES,
     Aggregate,
@@ -37,8 +38,7 @@ from pytest_flakebench.engine.recorder import (
     ThreadRecorder,
 )
 from pytest_flakebench.errors import TargetError
-from pytest_flakebench.results import Snapshot
-from pytest_flakebench.workload import KindPlan
+from pytest_flakebench.judge.results import Snapshot
 
 Clock = Callable[[], int]
 NS = 1_000_000_000
@@ -115,7 +115,7 @@ class EngineOutcome:
     client: dict[str, Any] = field(default_factory=dict)
 
 
-class _Shared:
+class SharedState:
     """State the threads read on every operation; plain attributes are cheapest to read."""
 
     __slots__ = ("active", "arrival_lock", "arrival_rng", "bounds_reached", "end_ns", "exits",
@@ -143,7 +143,12 @@ class _Shared:
 
 
 class Engine:
-    """Runs one process's share of a benchmark."""
+    """Runs one process's share of a benchmark.
+
+    ``shared`` (the state every thread reads per operation), ``recorders`` (one per thread)
+    and ``meter`` (the client's CPU) are read by the engine's own ``loops`` and ``cuts``
+    modules; nothing outside the engine package touches them.
+    """
 
     def __init__(self, config: EngineConfig, driver: Driver, *, clock: Clock = time.perf_counter_ns,
                  on_tick: Callable[[Tick], None] | None = None) -> None:
@@ -151,13 +156,13 @@ class Engine:
         self.driver = driver
         self.clock = clock
         self.on_tick = on_tick
-        self._shared = _Shared(config.active_connections
+        self.shared = SharedState(config.active_connections
                                if config.active_connections is not None else config.connections)
         self._kinds = [p.kind for p in config.plans]
-        self._recorders = [ThreadRecorder(len(config.plans)) for _ in range(config.connections)]
-        recorders = self._recorders
+        self.recorders = [ThreadRecorder(len(config.plans)) for _ in range(config.connections)]
+        recorders = self.recorders
         self._connecting = threading.BoundedSemaphore(CONNECTING)
-        self._meter = ClientMeter(clock, lambda: sum(r.spin_ns for r in recorders))
+        self.meter = ClientMeter(clock, lambda: sum(r.spin_ns for r in recorders))
         # The ticker sleeps on one semaphore: threads release it when they exit, and
         # request_tick() releases it (counted in _wakes) to cut the current interval early.
         self._done = threading.Semaphore(0)
@@ -186,20 +191,20 @@ class Engine:
                 go.wait()
             except threading.BrokenBarrierError:
                 return
-            if conn is None or self._shared.stop:
+            if conn is None or self.shared.stop:
                 return
             load_loop(self, index, conn)
         finally:
-            self._shared.exits.append(self.clock())
+            self.shared.exits.append(self.clock())
             if conn is not None:
                 conn.close()
             done.release()
 
     def _grow_if_behind(self, now: int) -> None:
         """Open loop: add a connection when every busy one is taken and the schedule slips."""
-        cfg, shared = self.config, self._shared
+        cfg, shared = self.config, self.shared
         behind = shared.next_ns < now - int(cfg.late_after_s * NS)
-        busy = sum(r.in_flight for r in self._recorders[:shared.active])
+        busy = sum(r.in_flight for r in self.recorders[:shared.active])
         if not behind or busy < shared.active:
             return
         if shared.active < cfg.connections:
@@ -211,14 +216,14 @@ class Engine:
         """Open loop: operations due before the end that no thread could even claim (every
         connection was stalled until the end) are dropped, recorded at their lower bound
         (intended start -> end of the run), like the ones a thread claimed too late."""
-        cfg, shared = self.config, self._shared
+        cfg, shared = self.config, self.shared
         end_ns = shared.end_ns
         intended = shared.next_ns
         if end_ns == FAR or intended >= end_ns or cfg.rate_qps <= 0 or not cfg.schedule:
             return
         interval = NS / cfg.rate_qps  # Poisson gaps have this mean: count them as constant
         schedule, kinds, measure_ns = cfg.schedule, len(cfg.plans), shared.measure_ns
-        rec = self._recorders[0]
+        rec = self.recorders[0]
         with shared.arrival_lock, rec.lock:  # a thread still draining may claim concurrently
             i = 0
             due = float(intended)
@@ -235,7 +240,7 @@ class Engine:
                 due = intended + i * interval
         shared.next_ns = end_ns
 
-    def _recover(self, conn: DriverConnection) -> None:
+    def recover(self, conn: DriverConnection) -> None:
         """After an error on a broken connection, reconnect (outside any timed region).
 
         A failed reconnect waits before the next attempt: 50 ms, doubling to 2 s, with jitter
@@ -250,14 +255,14 @@ class Engine:
         except Exception:
             delay = self._backoff.get(key, RECONNECT_FIRST_S)
             self._backoff[key] = min(RECONNECT_MAX_S, delay * 2)
-            self._shared.resume.wait(delay * random.uniform(0.5, 1.0))
+            self.shared.resume.wait(delay * random.uniform(0.5, 1.0))
         else:
             self._backoff.pop(key, None)
 
     def _start_clock(self) -> None:
         # Runs once, in the last thread to reach the barrier, before any thread is released,
         # so every thread sees the same start, measurement and end instants.
-        cfg, shared = self.config, self._shared
+        cfg, shared = self.config, self.shared
         self._started = True
         shared.start_ns = self.clock()
         shared.started_at = time.time()
@@ -291,15 +296,15 @@ class Engine:
     def stop(self) -> None:
         """Cancel: every thread finishes its current operation and leaves (run CANCELLED)."""
         self._end_now()
-        self._shared.stop = True
-        self._shared.resume.set()
-        self._shared.started.set()
+        self.shared.stop = True
+        self.shared.resume.set()
+        self.shared.started.set()
         if not self._started and self._go is not None:
             self._go.abort()  # connections open, load never started: the threads leave
         self.request_tick()
 
     def _end_now(self) -> None:
-        shared = self._shared
+        shared = self.shared
         if not self._started:
             return
         now = self.clock()
@@ -312,7 +317,7 @@ class Engine:
         The window ends on this engine's own clock ``duration_s`` later, so every worker
         measures the same length whatever the control plane's lag; STOP can only shorten it.
         """
-        shared = self._shared
+        shared = self.shared
         if shared.measure_ns == FAR:
             now = self.clock()
             shared.end_ns = min(shared.end_ns, now + int(self.config.duration_s * NS))
@@ -325,7 +330,7 @@ class Engine:
         ``planned``: the controller's STOP at the planned end, which the engine reaches on its
         own clock; it then keeps its own end (a few milliseconds away) instead of cutting short.
         """
-        shared = self._shared
+        shared = self.shared
         shared.resume.set()
         shared.started.set()
         if not (planned and shared.end_ns != FAR):
@@ -334,14 +339,14 @@ class Engine:
 
     def set_active(self, connections: int) -> None:
         """Keep ``connections`` of this engine's threads sending load; park the others."""
-        self._shared.active = max(0, min(connections, self.config.connections))
-        self._shared.resume.set()
-        self._shared.resume.clear()
+        self.shared.active = max(0, min(connections, self.config.connections))
+        self.shared.resume.set()
+        self.shared.resume.clear()
 
     @property
     def active(self) -> int:
         """How many threads are currently allowed to send load."""
-        return self._shared.active
+        return self.shared.active
 
     def open(self) -> None:
         """Open every connection (one per thread) and hold them before the start barrier.
@@ -384,7 +389,7 @@ class Engine:
                               f"{len(self._opened) + 1} of {n}: {first}") from None
 
     def _abandon(self, connected: threading.Barrier) -> None:
-        self._shared.stop = True
+        self.shared.stop = True
         connected.abort()
         if self._go is not None:
             self._go.abort()
@@ -415,7 +420,7 @@ class Engine:
     def _tick_until_done(self, threads: list[threading.Thread],
                          done: threading.Semaphore) -> EngineOutcome:
         cfg = self.config
-        shared = self._shared
+        shared = self.shared
         start_ns, started_at = shared.start_ns, shared.started_at
         aggregate = Aggregate(self._kinds)
         cuts = Cuts(self, aggregate, start_ns, started_at)
@@ -423,7 +428,7 @@ class Engine:
         interrupt: BaseException | None = None
         messages: list[str] = []
         planned_end = start_ns + int((cfg.warmup_s + cfg.duration_s) * NS)
-        meter = self._meter
+        meter = self.meter
         meter.start()
         safety_end = planned_end + int(cfg.safety_s * NS)
         tick_ns = int(cfg.tick_s * NS)
@@ -469,7 +474,7 @@ class Engine:
         meter.tick(end_now, shared.measure_ns, shared.end_ns)
         meter.close()
         schedule_error: dict[int, int] = {}
-        for rec in self._recorders:
+        for rec in self.recorders:
             with rec.lock:
                 for value, count in rec.schedule_error.items():
                     schedule_error[value] = schedule_error.get(value, 0) + count
@@ -495,7 +500,7 @@ class Engine:
         warmup_s = (measure_ns - start_ns) / NS
         queries = [(self._kinds[k], PHASE_NAMES[phase], started_at + (t0 - start_ns) / NS, us,
                     ok, code)
-                   for rec in self._recorders for k, phase, t0, us, ok, code in rec.queries]
+                   for rec in self.recorders for k, phase, t0, us, ok, code in rec.queries]
         return EngineOutcome(
             queries=queries,
             status="CANCELLED" if interrupt is not None else "COMPLETED",
@@ -511,7 +516,7 @@ class Engine:
             interrupt=interrupt,
             fine=cuts.fine.to_dict() if len(cuts.fine) else {},
             client={**meter.summary(schedule_error),
-                    "connections_sent": sum(1 for r in self._recorders if r.sent),},
+                    "connections_sent": sum(1 for r in self.recorders if r.sent),},
         )
 
 

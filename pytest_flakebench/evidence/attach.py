@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from pytest_flakebench.evidence.selfcheck import check
-from pytest_flakebench.results import KindStats, RunResult
+from pytest_flakebench.judge.results import KindStats, RunResult
 
 DIFFERENCE_IS = "network, driver and harness (client p50 minus server mean execution time)"
 

@@ -15,11 +15,11 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.evidence.explain import Statement
+from pytest_flakebench.workload.context import ThreadContext
 
 if TYPE_CHECKING:
-    from pytest_flakebench.benchmark import Prepared
+    from pytest_flakebench.distributed.prepare import Prepared
 
 GONE_TIMEOUT_S = 10.0  # waiting for the run's backends to exit and flush their statistics
 # ... but at most this share of the drain timeout: the lead's report must reach the controller

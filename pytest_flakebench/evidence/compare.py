@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 EXEC_CHANGE = 0.10  # exec time / blocks per call: a change below this is not listed
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from pytest_flakebench.results import KindStats, RunResult
+from pytest_flakebench.judge.results import KindStats, RunResult
 from pytest_flakebench.units import format_us
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_flakebench.results import KindStats
+from pytest_flakebench.judge.results import KindStats
 
 CALLS_TOLERANCE = 0.01
 WINDOW = ("warmup + measurement (server snapshots before the first worker starts and after the "

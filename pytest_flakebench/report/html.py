@@ -17,9 +17,9 @@ from typing import Any
 
 from pytest_flakebench.compare.samples import per_second
 from pytest_flakebench.compare.verdict import Comparison
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.report.compare_text import VERDICT_STYLE, format_value
 from pytest_flakebench.report.files import write_report_file
-from pytest_flakebench.results import RunResult
 from pytest_flakebench.units import format_us
 
 MAX_SIDE_BY_SIDE = 5
@@ -140,7 +140,7 @@ def _summary(runs: Sequence[RunResult]) -> str:
 
 def _costs(runs: Sequence[RunResult]) -> str:
     """Snowflake runs: warehouse credits (and currency) per run."""
-    from pytest_flakebench.cost import RunCost
+    from pytest_flakebench.judge.cost import RunCost
 
     rows = [f"<tr><td>{_esc(r.run_id[:12])}</td><td>{_esc(r.test)}</td>"
             f"<td>{_esc(RunCost(**r.cost).describe())}</td></tr>" for r in runs if r.cost]

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.report.files import write_report_file
-from pytest_flakebench.results import RunResult
 
 JSON_VERSION = 1
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from pytest_flakebench.results import KindStats, RunResult
-from pytest_flakebench.slo import describe
+from pytest_flakebench.judge.results import KindStats, RunResult
+from pytest_flakebench.judge.slo import describe
 from pytest_flakebench.units import format_us
 
 

@@ -133,7 +133,7 @@ class PostgresBackend(Backend):
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
 
-        from pytest_flakebench.pgnet import network_kwargs
+        from pytest_flakebench.drivers.pgnet import network_kwargs
 
         kwargs: dict[str, Any] = {"autocommit": True, "application_name": self.application_name}
         if "connect_timeout" not in self.url:

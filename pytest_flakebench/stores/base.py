@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows
 from pytest_flakebench.stores.backend import GIVE_UP_S, Backoff, Connections, PostgresBackend

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_flakebench.results import KindStats, RunResult, Snapshot
+from pytest_flakebench.judge.results import KindStats, RunResult, Snapshot
 from pytest_flakebench.stores.base import BaselineRow, RunRow
 
 SCHEMA_VERSION = "1"

@@ -40,7 +40,7 @@ from pytest_flakebench.drivers.snowflake import (
 )
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.identifiers import check_identifier
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows
 from pytest_flakebench.stores.base import BaselineRow, RunRow

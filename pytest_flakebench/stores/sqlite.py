@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows, shown_url
 from pytest_flakebench.stores.base import BaselineRow, RunRow

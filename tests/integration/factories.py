@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from pytest_flakebench.histogram import LatencyHistogram
-from pytest_flakebench.results import KindStats, RunResult, SLOCheck, Snapshot, WorkerSummary
+from pytest_flakebench.judge.results import KindStats, RunResult, SLOCheck, Snapshot, WorkerSummary
 
 PG_DSN = os.environ.get("FLAKEBENCH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

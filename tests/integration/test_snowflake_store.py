@@ -12,7 +12,7 @@ import pytest
 
 from pytest_flakebench.drivers import snowflake_statements as S
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.stores import ResultStore, open_store
 from pytest_flakebench.stores.snowflake import SnowflakeStore, chunk_rows
 from pytest_flakebench.urls import redact_url

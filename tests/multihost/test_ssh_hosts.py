@@ -93,7 +93,7 @@ def test_a_cut_host_is_dead_the_run_partial_and_its_worker_stops_on_its_own(
 
     import psycopg
 
-    from pytest_flakebench.pgnet import DEAD_LINK_S
+    from pytest_flakebench.drivers.pgnet import DEAD_LINK_S
 
     with psycopg.connect(hosts_db.local, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS fb_oplog (addr inet, at timestamptz)")
@@ -162,7 +162,7 @@ def test_a_worker_cut_off_from_the_control_plane_stops_loading_on_its_own(
 
     import psycopg
 
-    from pytest_flakebench.pgnet import DEAD_LINK_S
+    from pytest_flakebench.drivers.pgnet import DEAD_LINK_S
 
     with psycopg.connect(hosts_db.local, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS fb_oplog (addr inet, at timestamptz)")

@@ -179,7 +179,7 @@ def test_connections_that_cannot_open_in_time_name_the_worker(pg_dsn: str) -> No
     from pytest_flakebench.drivers import open_driver
     from pytest_flakebench.engine.runner import Engine, EngineConfig
     from pytest_flakebench.errors import TargetError
-    from pytest_flakebench.workload import KindPlan
+    from pytest_flakebench.workload.plans import KindPlan
 
     slow = pg_dsn + ("&" if "?" in pg_dsn else "?") + "options=-c%20post_auth_delay%3D3"
     driver = open_driver(slow)
@@ -192,6 +192,6 @@ def test_connections_that_cannot_open_in_time_name_the_worker(pg_dsn: str) -> No
                                               r"within 1s"):
             engine.open()
         assert engine.config.connections == 3
-        assert not any(r.cells != [None, None] for r in engine._recorders)  # nothing sent
+        assert not any(r.cells != [None, None] for r in engine.recorders)  # nothing sent
     finally:
         driver.close()

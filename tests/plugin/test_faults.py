@@ -142,9 +142,9 @@ def test_set_worker_target_parks_and_wakes_connections(tmp_path: Path, pg_dsn: s
     from pytest_flakebench.control.plane import open_control_plane
     from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
     from pytest_flakebench.distributed.worker import WorkerContext, run_worker
-    from pytest_flakebench.results import RunResult
-    from pytest_flakebench.targets import ResolvedTarget
-    from pytest_flakebench.template import Template
+    from pytest_flakebench.judge.results import RunResult
+    from pytest_flakebench.template.model import Template
+    from pytest_flakebench.template.targets import ResolvedTarget
 
     plane = open_control_plane(f"sqlite:///{tmp_path / 'control.db'}")
     kept: list[RunResult] = []

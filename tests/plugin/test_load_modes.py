@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 pytestmark = pytest.mark.postgres
 
@@ -22,8 +22,8 @@ def run_in_process(tmp_path: Path, template_fields: dict[str, Any],
     from pytest_flakebench.control.plane import open_control_plane
     from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
     from pytest_flakebench.distributed.worker import WorkerContext, run_worker
-    from pytest_flakebench.targets import ResolvedTarget
-    from pytest_flakebench.template import Template
+    from pytest_flakebench.template.model import Template
+    from pytest_flakebench.template.targets import ResolvedTarget
 
     template = Template.model_validate(template_fields)
     plane = open_control_plane(f"sqlite:///{tmp_path / f'control-{uuid.uuid4().hex}.db'}")

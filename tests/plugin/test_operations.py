@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from pytest_flakebench.distributed.split import split_operations
 from pytest_flakebench.engine.loops import _share
-from pytest_flakebench.template import Template
+from pytest_flakebench.template.model import Template
 from tests.conftest import pg_count
 from tests.plugin.test_sqlite_benchmarks import count_rows, make_orders_db
 

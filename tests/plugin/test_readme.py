@@ -52,7 +52,7 @@ def test_every_pytest_option_is_documented_and_every_documented_one_exists(
 
 
 def test_every_template_field_is_documented() -> None:
-    from pytest_flakebench.template import Template
+    from pytest_flakebench.template.model import Template
 
     missing = [f for f in Template.model_fields if not _documented(f)]
     assert missing == []
@@ -122,7 +122,7 @@ def test_every_json_key_is_documented(pytester: pytest.Pytester) -> None:
     keys: set[str] = set(data)
     _keys(data["runs"][0], "run", keys)
     # the template's own keys are the template fields (checked above); histograms are blobs
-    from pytest_flakebench.template import Template
+    from pytest_flakebench.template.model import Template
 
     keys -= set(Template.model_fields)
     missing = sorted(k for k in keys if not _documented(k))

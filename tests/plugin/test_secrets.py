@@ -62,7 +62,7 @@ worker.prepare = _crash
 # real password or a redacted one: the server here trusts 127.0.0.1, so it would accept either.
 SEEN_CONFTEST = """
 import os
-import pytest_flakebench.benchmark as benchmark
+import pytest_flakebench.distributed.prepare as benchmark
 
 _open = benchmark.open_driver
 
@@ -240,7 +240,7 @@ def test_password_absent_from_a_plugin_crash_and_a_malformed_url(
 
 def test_spooled_run_holds_no_password(tmp_path: Path, password: str) -> None:
     """A spool file is ``RunResult.to_dict()``: the template in it is serialised redacted."""
-    from pytest_flakebench.template_load import build_template
+    from pytest_flakebench.template.load import build_template
 
     template = build_template({"target": f"postgresql://bench:{password}@db:5432/x",
                                "table": "t", "mix": {"insert": 100}}, where="w", search=[])

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_flakebench.cli.main import main
 from pytest_flakebench.stores import open_store
-from pytest_flakebench.template_load import load_template_file
+from pytest_flakebench.template.load import load_template_file
 from tests.plugin.test_sqlite_benchmarks import make_orders_db
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

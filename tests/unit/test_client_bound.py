@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_flakebench.client_bound import judge_client, percentile_of_counts
+from pytest_flakebench.judge.client import judge_client, percentile_of_counts
 
 
 def test_a_busy_worker_is_client_bound_and_the_note_says_how_to_spread_it() -> None:

@@ -17,9 +17,9 @@ from pytest_flakebench.compare.stats import mann_whitney
 from pytest_flakebench.compare.thresholds import ThresholdError, parse_spec
 from pytest_flakebench.compare.verdict import Comparison, compare_metric, compare_runs
 from pytest_flakebench.engine.fine import window_figures
-from pytest_flakebench.fingerprint import make_fingerprint
 from pytest_flakebench.hostnoise import HostRecorder, describe, difference
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.fingerprint import make_fingerprint
+from pytest_flakebench.judge.results import RunResult
 
 
 def test_mann_whitney_exact_matches_known_values() -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_flakebench.benchmark import check_budget, planned_seconds
-from pytest_flakebench.cost import (
+from pytest_flakebench.distributed.prepare import check_budget, planned_seconds
+from pytest_flakebench.errors import TargetError
+from pytest_flakebench.judge.cost import (
     RunCost,
     billed_seconds,
     cost_from_settings,
     credits_per_hour,
     run_cost,
 )
-from pytest_flakebench.errors import TargetError
-from pytest_flakebench.template import Template
+from pytest_flakebench.template.model import Template
 
 
 def test_90s_on_an_xsmall_single_cluster_is_one_credit_per_hour_for_90s() -> None:

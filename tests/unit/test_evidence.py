@@ -15,7 +15,7 @@ from pytest_flakebench.evidence.selfcheck import check
 from pytest_flakebench.evidence.snowflake_history import summarize as history_summary
 from pytest_flakebench.evidence.waits import event_of, kind_of, summarize
 from pytest_flakebench.histogram import LatencyHistogram
-from pytest_flakebench.results import KindStats, RunResult
+from pytest_flakebench.judge.results import KindStats, RunResult
 
 PG_INDEX = [{"Plan": {"Node Type": "Index Scan", "Relation Name": "orders",
                       "Index Name": "orders_pkey", "Total Cost": 8.3, "Plan Rows": 1}}]

@@ -8,8 +8,8 @@ import pytest
 
 from pytest_flakebench.errors import ConfigError, TemplateError
 from pytest_flakebench.excerpt import excerpt
-from pytest_flakebench.targets import ResolvedTarget, check_target
-from pytest_flakebench.template_load import build_template, check_template_fields
+from pytest_flakebench.template.load import build_template, check_template_fields
+from pytest_flakebench.template.targets import ResolvedTarget, check_target
 from pytest_flakebench.urls import redact_target, redact_url, url_secrets
 
 BASE: dict[str, Any] = {"target": "sqlite:///demo.db", "table": "orders",
@@ -128,7 +128,7 @@ def test_pushed_template_with_a_password_in_its_target_is_refused() -> None:
 
 
 def test_a_bad_ini_target_line_is_shown_redacted(tmp_path: Any) -> None:
-    from pytest_flakebench.targets import resolve_target
+    from pytest_flakebench.template.targets import resolve_target
 
     with pytest.raises(ConfigError) as info:
         resolve_target("orders", rootdir=tmp_path,

@@ -7,8 +7,8 @@ from itertools import pairwise
 
 import pytest
 
-from pytest_flakebench.context import ThreadContext
-from pytest_flakebench.keys import EXACT_LIMIT, KeySpec, Zipf, key_drawer
+from pytest_flakebench.workload.context import ThreadContext
+from pytest_flakebench.workload.keys import EXACT_LIMIT, KeySpec, Zipf, key_drawer
 
 N_KEYS = 100_000
 DRAWS = 100_000

@@ -20,8 +20,8 @@ import random
 
 import pytest
 
-from pytest_flakebench.mix import integer_weights, smooth_weighted_schedule, thread_offset
-from pytest_flakebench.template import Template
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.workload.mix import integer_weights, smooth_weighted_schedule, thread_offset
 
 
 def random_mix(rng: random.Random, kinds: int) -> dict[str, float]:

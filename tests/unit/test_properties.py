@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_flakebench.errors import ConfigError, TemplateError
-from pytest_flakebench.template import BUILTIN_KINDS, SLO_METRICS, Template
-from pytest_flakebench.template_load import build_template, load_template_file
-from pytest_flakebench.template_types import MAX_CONNECTIONS, MAX_KEY_SPAN, MAX_QPS, MIN_QPS
+from pytest_flakebench.template.load import build_template, load_template_file
+from pytest_flakebench.template.model import BUILTIN_KINDS, SLO_METRICS, Template
+from pytest_flakebench.template.types import MAX_CONNECTIONS, MAX_KEY_SPAN, MAX_QPS, MIN_QPS
 from pytest_flakebench.units import (
     MAX_DURATION_S,
     MAX_LATENCY_S,
@@ -225,7 +225,7 @@ def test_units_parse_within_bounds_or_raise_value_error(value: Any) -> None:
 @settings(FAST, max_examples=600)
 @given(targets)
 def test_targets_validate_or_raise_config_error_never_showing_the_password(text: str) -> None:
-    from pytest_flakebench.targets import check_target
+    from pytest_flakebench.template.targets import check_target
 
     secrets = [s for s in url_secrets(text) if len(s) >= 4]
     shown = redact_target(text)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pytest_flakebench.histogram import LatencyHistogram, LatencySummary
-from pytest_flakebench.results import KindStats, RunResult, SLOCheck, Snapshot, WorkerSummary
-from pytest_flakebench.template import Template
+from pytest_flakebench.judge.results import KindStats, RunResult, SLOCheck, Snapshot, WorkerSummary
+from pytest_flakebench.template.model import Template
 
 
 def hist_of(values: list[int]) -> LatencyHistogram:

@@ -7,9 +7,9 @@ from typing import Any, Literal
 import pytest
 
 from pytest_flakebench.histogram import LatencySummary
-from pytest_flakebench.results import KindStats, SLOCheck
-from pytest_flakebench.slo import describe, evaluate
-from pytest_flakebench.template import SLOSpec
+from pytest_flakebench.judge.results import KindStats, SLOCheck
+from pytest_flakebench.judge.slo import describe, evaluate
+from pytest_flakebench.template.model import SLOSpec
 
 
 def summary(us: int = 0, *, count: int = 100, **over: int) -> LatencySummary:

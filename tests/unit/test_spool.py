@@ -6,7 +6,7 @@ import json
 import stat
 from pathlib import Path
 
-from pytest_flakebench.spool import destination_of, read_spooled, spool_run
+from pytest_flakebench.stores.spool import destination_of, read_spooled, spool_run
 from tests.unit.test_results import run_result
 
 

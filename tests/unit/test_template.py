@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from pytest_flakebench.errors import TemplateError
-from pytest_flakebench.template import Template
-from pytest_flakebench.template_load import build_template, load_template_file
-from pytest_flakebench.template_params import (
+from pytest_flakebench.template.load import build_template, load_template_file
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.template.params import (
     ChoiceParam,
     DateRangeParam,
     FloatRangeParam,

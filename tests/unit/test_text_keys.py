@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.identifiers import TableName
 from pytest_flakebench.profile import Column, TableInfo, TableProfile
-from pytest_flakebench.template import Template
-from pytest_flakebench.workload import build_plans
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.workload.context import ThreadContext
+from pytest_flakebench.workload.plans import build_plans
 
 KEY = Column("id", "text", "text", nullable=False, has_default=False)
 FIELDS = tuple(Column(f"field{i}", "character varying(100)", "text", nullable=True,

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.errors import TargetError
 from pytest_flakebench.identifiers import TableName
 from pytest_flakebench.profile import Column, TableInfo, TableProfile
 from pytest_flakebench.sqltext import count_placeholders
-from pytest_flakebench.template import Template
-from pytest_flakebench.workload import KindPlan, build_plans, render_sql
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.workload.context import ThreadContext
+from pytest_flakebench.workload.plans import KindPlan, build_plans, render_sql
 
 KEY_MIN, KEY_MAX = 1, 1_000
 

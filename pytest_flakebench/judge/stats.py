@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from pytest_flakebench.engine.recorder import PHASE_MEASUREMENT, PHASE_WARMUP, Cell
-from pytest_flakebench.results import KindStats
+from pytest_flakebench.judge.results import KindStats
 
 
 def kind_stats_from_cells(kind: str, operation: Literal["read", "write", "mixed"],

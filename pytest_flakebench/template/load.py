@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from pytest_flakebench.errors import TemplateError
 from pytest_flakebench.excerpt import excerpt
-from pytest_flakebench.template import Template
+from pytest_flakebench.template.model import Template
 from pytest_flakebench.urls import redact_target, url_secrets
 
 TEMPLATE_KEY = "template"

@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pytest_flakebench.context import ThreadContext
 from pytest_flakebench.drivers import open_driver
 from pytest_flakebench.drivers.base import Driver
 from pytest_flakebench.engine.runner import EngineConfig
 from pytest_flakebench.errors import FlakebenchError, TargetError
-from pytest_flakebench.mix import smooth_weighted_schedule
 from pytest_flakebench.profile import TableProfile
-from pytest_flakebench.targets import ResolvedTarget
-from pytest_flakebench.template import Template
-from pytest_flakebench.template_params import KeyParam
-from pytest_flakebench.workload import (
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.template.params import KeyParam
+from pytest_flakebench.template.targets import ResolvedTarget
+from pytest_flakebench.workload.context import ThreadContext
+from pytest_flakebench.workload.mix import smooth_weighted_schedule
+from pytest_flakebench.workload.plans import (
     KindPlan,
     PythonOp,
     build_plans,
@@ -175,7 +175,7 @@ def planned_seconds(template: Template, duration_scale: float = 1.0) -> float:
 def check_budget(template: Template, dialect: str, settings: dict[str, str],
                  duration_scale: float = 1.0) -> None:
     """``TargetError`` (before any load) if the planned run would exceed ``max_credits``."""
-    from pytest_flakebench.cost import cost_from_settings
+    from pytest_flakebench.judge.cost import cost_from_settings
 
     limit = template.max_credits
     if limit is None:

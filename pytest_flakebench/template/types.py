@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, PlainSerialize
 
 from pytest_flakebench.excerpt import excerpt
 from pytest_flakebench.identifiers import TableName, check_identifier
-from pytest_flakebench.targets import check_target
+from pytest_flakebench.template.targets import check_target
 from pytest_flakebench.units import (
     MAX_LATENCY_S,
     parse_duration_s,

@@ -22,7 +22,7 @@ from pytest_flakebench.compare.baseline import (
 from pytest_flakebench.compare.thresholds import Threshold, from_mapping, parse_spec
 from pytest_flakebench.compare.verdict import Comparison, compare_runs
 from pytest_flakebench.errors import FlakebenchError
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.stores.base import ResultStore
 
 log = logging.getLogger("pytest_flakebench")

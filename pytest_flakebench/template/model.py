@@ -1,6 +1,6 @@
 """The benchmark template: a strict, frozen pydantic model of everything a run needs.
 
-A template comes from marker keywords, a TOML/YAML/JSON file, or both (see ``template_load``).
+A template comes from marker keywords, a TOML/YAML/JSON file, or both (see ``template.load``).
 Validation is pure: no database is contacted, so a bad template is refused at collection time,
 before any load is sent.
 """
@@ -21,11 +21,10 @@ from pydantic import (
 
 from pytest_flakebench.excerpt import excerpt
 from pytest_flakebench.identifiers import TableName, check_identifier
-from pytest_flakebench.keys import KeySpec
-from pytest_flakebench.template_params import (
+from pytest_flakebench.template.params import (
     CustomQuery,
 )
-from pytest_flakebench.template_types import (
+from pytest_flakebench.template.types import (
     INT64_MAX,
     MAX_CONNECTIONS,
     MAX_KEY_SPAN,
@@ -45,8 +44,9 @@ from pytest_flakebench.template_types import (
     valid_new_key,
     valid_update_columns,
 )
-from pytest_flakebench.template_types import STRICT as _STRICT
+from pytest_flakebench.template.types import STRICT as _STRICT
 from pytest_flakebench.urls import redact_target
+from pytest_flakebench.workload.keys import KeySpec
 
 BUILTIN_KINDS: tuple[str, ...] = ("point_lookup", "range_scan", "insert", "update")
 """Operation kinds whose SQL is generated for the table and dialect."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_flakebench.results import KindStats, SLOCheck
-from pytest_flakebench.template import LimitSet, SLOSpec
+from pytest_flakebench.judge.results import KindStats, SLOCheck
+from pytest_flakebench.template.model import LimitSet, SLOSpec
 
 
 def _check_scope(scope: str, limits: LimitSet, stats: KindStats,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from pytest_flakebench.context import ThreadContext
+    from pytest_flakebench.workload.context import ThreadContext
 
 EXACT_LIMIT = 2_000_000
 

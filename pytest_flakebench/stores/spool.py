@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pytest_flakebench.results import RunResult
+from pytest_flakebench.judge.results import RunResult
 
 SPOOL_VERSION = 1
 _SECRET_PARAMS = {"password", "passwd", "pwd", "token", "private_key", "private_key_file_pwd",

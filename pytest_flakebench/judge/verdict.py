@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_flakebench import __version__
-from pytest_flakebench.assemble import stats_from_aggregate
-from pytest_flakebench.client_bound import judge_client
 from pytest_flakebench.engine.recorder import Cell
-from pytest_flakebench.fingerprint import make_fingerprint
-from pytest_flakebench.results import (
+from pytest_flakebench.judge.client import judge_client
+from pytest_flakebench.judge.fingerprint import make_fingerprint
+from pytest_flakebench.judge.results import (
     KindStats,
     QueryRecord,
     RunResult,
@@ -26,8 +25,9 @@ from pytest_flakebench.results import (
     Verdict,
     WorkerSummary,
 )
-from pytest_flakebench.slo import errors_not_allowed, evaluate
-from pytest_flakebench.template import Template
+from pytest_flakebench.judge.slo import errors_not_allowed, evaluate
+from pytest_flakebench.judge.stats import stats_from_aggregate
+from pytest_flakebench.template.model import Template
 from pytest_flakebench.urls import redact_url
 
 

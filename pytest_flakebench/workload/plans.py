@@ -19,17 +19,18 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pytest_flakebench.context import OpParams, ThreadContext
+# the engine owns the plan types; re-exported for the workload layer's callers
+from pytest_flakebench.engine.plan import KindPlan as KindPlan
+from pytest_flakebench.engine.plan import ParamMaker as ParamMaker
+from pytest_flakebench.engine.plan import PythonOp as PythonOp
 from pytest_flakebench.errors import TargetError
-from pytest_flakebench.keys import KeySpec, key_drawer
 from pytest_flakebench.profile import Column, TableProfile
 from pytest_flakebench.sqltext import count_placeholders, substitute_table, to_format_style
-from pytest_flakebench.template import Template
-from pytest_flakebench.template_params import (
+from pytest_flakebench.template.model import Template
+from pytest_flakebench.template.params import (
     ChoiceParam,
     CustomQuery,
     DateRangeParam,
@@ -42,6 +43,8 @@ from pytest_flakebench.template_params import (
     SampleParam,
     WeightedParam,
 )
+from pytest_flakebench.workload.context import OpParams, ThreadContext
+from pytest_flakebench.workload.keys import KeySpec, key_drawer
 
 OVERRIDE_PARAMS: dict[str, int] = {"point_lookup": 1, "range_scan": 2, "insert": 1, "update": 1}
 """How many ``?`` an ``sql=`` override of each built-in kind must have."""
@@ -54,7 +57,6 @@ OVERRIDE_MEANING: dict[str, str] = {
 }
 
 
-ParamMaker = Callable[[ThreadContext], tuple[object, ...]]
 
 ROW_KINDS = frozenset({"point_lookup", "update"})
 """Built-in kinds that name one existing key: a success that touches no row is a miss."""
@@ -62,22 +64,8 @@ ROW_KINDS = frozenset({"point_lookup", "update"})
 
 
 
-PythonOp = Callable[[Any, OpParams], object]
 
 
-@dataclass(frozen=True, slots=True)
-class KindPlan:
-    """How to run one kind: SQL in the driver's style (or a Python callable), its parameters."""
-
-    kind: str
-    operation: Literal["read", "write"]
-    sql: str
-    make_params: ParamMaker
-    call: PythonOp | None = None  # Python operations: called with (raw connection, OpParams)
-    # A success that touched no row is a miss (point_lookup, update, queries expect="row").
-    expect_row: bool = False
-    # Called after a success, outside the timed region: an insert makes its key drawable.
-    after_ok: Callable[[ThreadContext], None] | None = None
 
 
 def render_sql(sql: str, paramstyle: str) -> str:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 from pytest_flakebench.identifiers import check_identifier
 from pytest_flakebench.sqltext import count_placeholders, writes
-from pytest_flakebench.template_types import STRICT as _STRICT
+from pytest_flakebench.template.types import STRICT as _STRICT
 
 
 class LiteralParam(BaseModel):
