@@ -84,6 +84,12 @@ def test_sigkill_of_the_controller_is_recovered_as_abandoned_by_the_next_session
     posted = _query(db, "SELECT WORKER_ID FROM WORKER_HEARTBEATS WHERE RESULT_JSON IS NOT NULL "
                         "AND RUN_ID = ?", (killed,))
     assert len(posted) == 2  # the workers' final measurements sit in their heartbeats
+    # the next session recovers runs quiet for --flakebench-recover-after (1 s here): start it
+    # once the run's last sign of life is that old, or it rightly leaves the run alone
+    ((last,),) = _query(db, "SELECT MAX(LAST_HEARTBEAT) FROM WORKER_HEARTBEATS WHERE RUN_ID = ?",
+                        (killed,))
+    ((updated,),) = _query(db, "SELECT UPDATED_AT FROM RUN_STATUS WHERE RUN_ID = ?", (killed,))
+    time.sleep(max(0.0, max(float(last), float(updated)) + 1.5 - time.time()))
     # the next session (a short benchmark of its own) finds the run and says so
     pytester.makepyfile(BENCH.format(duration="0.5s"))
     nxt = subprocess.run(
