@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import re
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -119,12 +120,24 @@ class SqliteDriver:
                 "table to benchmark); flakebench never creates an empty target database"
             )
         self._meta = self._open()
-        try:
-            # Also proves the file is a database: a non-SQLite file fails here, not under load.
-            self._meta.execute("PRAGMA journal_mode=WAL").fetchall()
-        except sqlite3.DatabaseError as exc:
-            self._meta.close()
-            raise TargetError(f"cannot use {self.path} as a SQLite database: {exc}") from None
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                # Also proves the file is a database: a non-SQLite file fails here, not under
+                # load. Switching to WAL needs the file to itself and SQLite answers "locked"
+                # at once (no busy handler) while another process (an xdist worker's preflight)
+                # holds it: try again until the busy timeout.
+                self._meta.execute("PRAGMA journal_mode=WAL").fetchall()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._meta.close()
+                raise TargetError(f"cannot use {self.path} as a SQLite database: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                self._meta.close()
+                raise TargetError(f"cannot use {self.path} as a SQLite database: {exc}") from None
 
     def _open(self) -> sqlite3.Connection:
         """Open the existing file read-write (never create it), in autocommit mode."""
