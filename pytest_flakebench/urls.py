@@ -22,11 +22,12 @@ SCHEMES = {
     "snowflake": "snowflake",
 }
 
-_SECRET_PARAMS = {"password", "passwd", "pwd", "token", "private_key", "private_key_file_pwd",
+# Query parameters that carry a secret (redacted everywhere, never stored or spooled).
+SECRET_PARAMS = {"password", "passwd", "pwd", "token", "private_key", "private_key_file_pwd",
                   "passcode", "secret", "sslpassword", "private_key_passphrase"}
 
 
-_QUERY_SECRET = re.compile(r"(?i)([?&;])(" + "|".join(sorted(_SECRET_PARAMS)) + r")=[^&;#]*")
+_QUERY_SECRET = re.compile(r"(?i)([?&;])(" + "|".join(sorted(SECRET_PARAMS)) + r")=[^&;#]*")
 
 
 def scheme_of(url: str) -> str:
@@ -79,7 +80,7 @@ def sqlite_path(url: str, *, base: Path | None = None) -> Path:
 
 _NOT_NETLOC = re.compile(r"[/?#]")
 _KEYWORD_SECRET = re.compile(
-    r"(?i)\b(" + "|".join(sorted(_SECRET_PARAMS)) + r")(\s*=\s*)('[^']*'|[^\s&;]+)")
+    r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS)) + r")(\s*=\s*)('[^']*'|[^\s&;]+)")
 
 
 def check_url_syntax(url: str) -> str:
@@ -122,7 +123,7 @@ def url_secrets(url: str) -> tuple[str, ...]:
         found.add(match.group(3).strip("'"))
     if "?" in url:
         for key, value in parse_qsl(url.split("?", 1)[1], keep_blank_values=True):
-            if key.lower() in _SECRET_PARAMS:
+            if key.lower() in SECRET_PARAMS:
                 found.add(value)
     found |= {unquote(s) for s in found}
     return tuple(sorted((s for s in found if s), key=len, reverse=True))

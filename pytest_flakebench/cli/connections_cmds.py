@@ -20,7 +20,7 @@ from pytest_flakebench.cli.options import console, store_url
 from pytest_flakebench.errors import ConfigError
 from pytest_flakebench.identifiers import check_identifier
 from pytest_flakebench.stores import shown_url
-from pytest_flakebench.urls import _SECRET_PARAMS, redact_url, scheme_of
+from pytest_flakebench.urls import SECRET_PARAMS, redact_url, scheme_of
 
 _STORE_HELP = "results store URL (default: $FLAKEBENCH_STORE or sqlite:///.flakebench/flakebench.db)"
 
@@ -70,7 +70,7 @@ def _check_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         has_password = parts.password is not None
-        secret_params = [k for k, _ in parse_qsl(parts.query) if k.lower() in _SECRET_PARAMS]
+        secret_params = [k for k, _ in parse_qsl(parts.query) if k.lower() in SECRET_PARAMS]
     except ValueError:
         raise ConfigError(f"{redact_url(url)}: not a valid URL") from None
     if has_password or secret_params:

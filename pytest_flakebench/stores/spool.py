@@ -17,10 +17,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pytest_flakebench.judge.results import RunResult
+from pytest_flakebench.urls import SECRET_PARAMS
 
 SPOOL_VERSION = 1
-_SECRET_PARAMS = {"password", "passwd", "pwd", "token", "private_key", "private_key_file_pwd",
-                  "passcode", "secret", "sslpassword", "private_key_passphrase"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,7 @@ def destination_of(url: str, *, base_dir: Path | None = None) -> Destination:
             userinfo, removed = userinfo.split(":", 1)[0], True
         netloc = f"{userinfo}@{host}"
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if k.lower() not in _SECRET_PARAMS]
+    kept = [(k, v) for k, v in pairs if k.lower() not in SECRET_PARAMS]
     removed = removed or len(kept) != len(pairs)
     return Destination(url=urlunsplit((parts.scheme, netloc, parts.path,
                                        urlencode(kept, safe="/:"), "")),
