@@ -51,8 +51,17 @@ def test_two_hosts_one_report_connections_split_histograms_exact(
     assert sorted(w["host"] for w in workers) == sorted(h.name for h in hosts.hosts)
     assert sum(w["connections"] for w in workers) == 4
     assert all(w["connections"] == 2 for w in workers)
+    # Both hosts loaded through the whole window. Their shares are not compared closely: on a
+    # 2-core machine both namespaces' clients and the server share the CPUs, and one client was
+    # seen doing 78% of the other's operations in CI; an idle or late host shows as empty windows.
     ops = [w["ops"] for w in workers]
-    assert min(ops) >= 0.8 * max(ops), ops
+    assert min(ops) >= 0.4 * max(ops), ops
+    windows = run["samples"]["workers"]
+    assert len(windows) == 2, sorted(windows)
+    for name, columns in windows.items():  # columns: {"t": [...], "ops": [...], ...}
+        busy = [n for n in columns["ops"] if n > 0]
+        assert len(columns["ops"]) >= 15, (name, columns)
+        assert len(busy) >= 0.9 * len(columns["ops"]), (name, columns)
     assert sum(ops) == run["overall"]["ops"]
     merged = LatencyHistogram()
     for w in workers:
