@@ -23,13 +23,9 @@ from pytest_flakebench.template.model import Template
 from pytest_flakebench.template.params import KeyParam
 from pytest_flakebench.template.targets import ResolvedTarget
 from pytest_flakebench.workload.context import ThreadContext
+from pytest_flakebench.workload.custom_params import sample_columns
 from pytest_flakebench.workload.mix import smooth_weighted_schedule
-from pytest_flakebench.workload.plans import (
-    KindPlan,
-    PythonOp,
-    build_plans,
-    sample_columns,
-)
+from pytest_flakebench.workload.plans import KindPlan, PythonOp, build_plans
 
 
 @dataclass(slots=True)
