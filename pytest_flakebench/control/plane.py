@@ -19,7 +19,8 @@ from typing import Any
 
 from pytest_flakebench.control.listen import channel_of
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.stores.backend import GIVE_UP_S, Backoff, Connections, open_backend
+from pytest_flakebench.stores.backend import open_backend
+from pytest_flakebench.stores.connections import GIVE_UP_S, Backoff, Connections
 
 TERMINAL = frozenset({"COMPLETED", "PARTIAL", "CANCELLED", "FAILED", "ABANDONED"})
 UNFINISHED = ("PREPARED", "STARTING", "RUNNING", "STOPPING", "CANCELLING")

@@ -1,10 +1,10 @@
 """Every statement the Snowflake code sends, by name, in the form Snowflake receives it.
 
 The driver (``drivers/snowflake.py``), the results store (``stores/snowflake.py``) and the
-control plane's Snowflake adaptation (``stores/snowflake.ControlConnection``) render their SQL
-from here; the DDL is ``sql/snowflake/*.sql``. ``tests/unit/test_snowflake_statements.py``
-parses every entry (and every DDL statement) with sqlglot's Snowflake dialect and checks where
-binds (``?``, qmark) appear.
+control plane's Snowflake adaptation (``stores/snowflake_control.ControlConnection``) render
+their SQL from here; the DDL is ``sql/snowflake/*.sql``.
+``tests/unit/test_snowflake_statements.py`` parses every entry (and every DDL statement) with
+sqlglot's Snowflake dialect and checks where binds (``?``, qmark) appear.
 
 Reviewed against the Snowflake SQL reference:
 
@@ -18,7 +18,7 @@ Reviewed against the Snowflake SQL reference:
 - Size: Snowflake recommends at most 1 MB of statement text *including bound values* per
   statement ("Limits on query text size"); a VARCHAR value holds at most 16 MB (128 MB on newer
   bundles). Bulk inserts therefore bind one JSON array of at most ``MAX_BIND_BYTES`` per
-  statement (``stores/snowflake.chunk_rows``).
+  statement (``stores/snowflake_bulk.chunk_rows``).
 
 ``needs`` says what a statement requires beyond any edition and a running warehouse.
 """

@@ -34,7 +34,7 @@ def open_store(url: str, *, base_dir: Path | None = None,
     """The store at ``url``; nothing is connected yet.
 
     ``base_dir`` anchors relative SQLite paths (default: the current directory); ``give_up_s``
-    is how long a server store's outage is ridden out (default ``stores.backend.GIVE_UP_S``).
+    is how long a server store's outage is ridden out (default ``stores.connections.GIVE_UP_S``).
     Raises ``ConfigError`` for an unsupported URL.
     """
     scheme = scheme_of(url)

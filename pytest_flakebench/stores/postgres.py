@@ -19,8 +19,9 @@ from pytest_flakebench.errors import StoreError
 from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows
-from pytest_flakebench.stores.backend import GIVE_UP_S, Backoff, Connections, PostgresBackend
+from pytest_flakebench.stores.backend import PostgresBackend
 from pytest_flakebench.stores.base import BaselineRow, RunRow
+from pytest_flakebench.stores.connections import GIVE_UP_S, Backoff, Connections
 from pytest_flakebench.urls import redact_url
 
 SCHEMA = "flakebench"

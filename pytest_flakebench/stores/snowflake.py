@@ -5,12 +5,8 @@ parameters go to ``snowflake.connector.connect``, e.g. ``host``/``port``/``proto
 fakesnow server). The schema is created only by :meth:`SnowflakeStore.init_schema`
 (``flakebench store init URL [--no-hybrid]``).
 
-Bulk writes bind JSON arrays and flatten them server side
-(``INSERT INTO T (…) SELECT f.value[0]::…, … FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f``),
-in chunks of at most ``MAX_BIND_BYTES`` (512 KiB) of JSON per statement: Snowflake recommends at
-most 1 MB of statement text, bound values included, per statement (see
-``drivers/snowflake_statements``). ``executemany`` would be row by row on fakesnow and tens of
-times slower.
+Bulk writes bind JSON arrays and flatten them server side (``snowflake_bulk``); the schema's
+DDL is read by ``snowflake_schema``; the control plane's connection is ``snowflake_control``.
 
 Saves are idempotent per run id: standard Snowflake tables do not enforce primary keys, so
 ``save_run`` first takes the store's save lock (an UPDATE of ``STORE_META``, which locks that
@@ -23,10 +19,8 @@ racing save means the same.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pytest_flakebench.drivers import snowflake_statements as S
@@ -41,62 +35,14 @@ from pytest_flakebench.drivers.snowflake import (
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.identifiers import check_identifier
 from pytest_flakebench.judge.results import RunResult
-from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows
 from pytest_flakebench.stores.base import BaselineRow, RunRow
+from pytest_flakebench.stores.snowflake_bulk import chunk_rows, flatten_insert
+from pytest_flakebench.stores.snowflake_schema import DUPLICATE_RE, column_types, schema_sql
 from pytest_flakebench.urls import redact_url
 
 T = TypeVar("T")
 QUERY_TAG = "flakebench:store"
-_COLUMN_RE = re.compile(r"^\s+([A-Z_0-9]+)\s+(VARCHAR|FLOAT|BIGINT|INTEGER|TIMESTAMP_TZ|VARIANT)",
-                        re.M)
-
-
-def schema_sql(*, hybrid: bool = True) -> str:
-    """The Snowflake DDL (``sql/snowflake/*.sql``); standard control tables if not ``hybrid``."""
-    script = ddl("snowflake")
-    return script if hybrid else script.replace("CREATE HYBRID TABLE", "CREATE TABLE")
-
-
-def _column_types() -> dict[str, dict[str, str]]:
-    """``{table: {column: type}}`` of the results tables, read from the shipped DDL."""
-    found: dict[str, dict[str, str]] = {}
-    for block in re.split(r"CREATE (?:HYBRID )?TABLE IF NOT EXISTS ", ddl("snowflake"))[1:]:
-        name, _, body = block.partition("(")
-        found[name.strip()] = dict(_COLUMN_RE.findall(body.split(");", 1)[0]))
-    return found
-
-
-def flatten_insert(table: str, columns: Sequence[str], types: dict[str, str]) -> str:
-    """``INSERT … SELECT f.value[i]::TYPE … FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f``."""
-    picks = []
-    for i, col in enumerate(columns):
-        kind = types[col]
-        picks.append(f"f.value[{i}]" if kind == "VARIANT" else f"f.value[{i}]::{kind}")
-    return S.BULK_INSERT.render(table=table, columns=", ".join(columns), picks=", ".join(picks))
-
-
-def chunk_rows(batch: Sequence[Sequence[Any]],
-               limit: int = S.MAX_BIND_BYTES) -> Iterator[str]:
-    """``batch`` as JSON arrays of at most ``limit`` bytes each (UTF-8), in order.
-
-    A single row larger than ``limit`` is an error: it could not be bound within the limit.
-    """
-    parts: list[str] = []
-    size = 2  # the brackets
-    for row in batch:
-        text = json.dumps(row, separators=(",", ":"))
-        n = len(text.encode("utf-8"))
-        if n + 2 > limit:
-            raise StoreError(f"one row of {n} bytes exceeds the {limit}-byte bind limit per "
-                             "statement")
-        if parts and size + 1 + n > limit:
-            yield "[" + ",".join(parts) + "]"
-            parts, size = [], 2
-        size += n + (1 if parts else 0)
-        parts.append(text)
-    if parts:
-        yield "[" + ",".join(parts) + "]"
 
 
 _SAVE_LOCKS: dict[str, threading.Lock] = {}
@@ -112,10 +58,7 @@ def _save_lock(store: str) -> threading.Lock:
         return _SAVE_LOCKS.setdefault(store, threading.Lock())
 
 
-_DUPLICATE_RE = re.compile(r"duplicate key|primary key.*(already|violat)|unique.*violat", re.I)
-
-
-_TYPES = _column_types()
+_TYPES = column_types()
 _CODEC = rows.Codec(timestamp=rows.iso_utc, json=lambda value: value)
 _INSERT_RESULT = flatten_insert("TEST_RESULTS", rows.RESULT_COLUMNS, _TYPES["TEST_RESULTS"])
 _INSERT_KIND = flatten_insert("TEST_KIND_STATISTICS", rows.KIND_COLUMNS,
@@ -249,7 +192,7 @@ class SnowflakeStore:
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     send(S.ROLLBACK.sql)
-                if _DUPLICATE_RE.search(str(exc)) and isinstance(exc, connector().Error):
+                if DUPLICATE_RE.search(str(exc)) and isinstance(exc, connector().Error):
                     return "run is already stored"  # a racing save won on an enforced key
                 raise
             return None
@@ -364,100 +307,3 @@ class SnowflakeStore:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
-
-
-# -- control plane -----------------------------------------------------------------------------
-
-_ON_CONFLICT_RE = re.compile(
-    r"^INSERT INTO (\w+) \(([^)]*)\) VALUES \(((?:\s*(?:\?|'[^',]*'|-?\d+)\s*,?)*)\) "
-    r"ON CONFLICT DO NOTHING$", re.S)
-
-
-def _primary_keys() -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for block in re.split(r"CREATE (?:HYBRID )?TABLE IF NOT EXISTS ", ddl("snowflake"))[1:]:
-        name, _, body = block.partition("(")
-        body = body.split(");", 1)[0]
-        m = re.search(r"PRIMARY KEY \(([^)]*)\)", body)
-        inline = re.search(r"^\s*(\w+)\s+\w+[^,\n]*\bPRIMARY KEY\b", body, re.M)
-        if m:
-            found[name.strip()] = [c.strip() for c in m.group(1).split(",")]
-        elif inline:  # RUN_ID VARCHAR PRIMARY KEY
-            found[name.strip()] = [inline.group(1)]
-    return found
-
-
-def merge_for_insert_ignore(sql: str, keys: dict[str, list[str]]) -> str:
-    """``INSERT … VALUES (?…) ON CONFLICT DO NOTHING`` as a MERGE with the same parameters.
-
-    VALUES may hold binds and plain literals (``'PREPARED'``, numbers).
-
-    Snowflake has no ``ON CONFLICT``, and standard tables do not enforce keys: a MERGE on the
-    table's primary key inserts the row only when it is not there yet.
-    """
-    m = _ON_CONFLICT_RE.match(sql.strip())
-    if m is None:
-        return sql
-    table, cols = m.group(1), [c.strip() for c in m.group(2).split(",")]
-    values = [v.strip() for v in m.group(3).split(",")]  # binds or plain literals
-    if len(values) != len(cols):
-        raise ValueError(f"cannot rewrite for Snowflake (columns and values differ): {sql}")
-    on = " AND ".join(f"t.{k} = s.{k}" for k in keys[table])
-    picks = ", ".join(f"{v} AS {c}" for v, c in zip(values, cols, strict=True))
-    return (f"MERGE INTO {table} t USING (SELECT {picks}) s "
-            f"ON {on} WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) "
-            f"VALUES ({', '.join(f's.{c}' for c in cols)})")
-
-
-class ControlConnection:
-    """What ``ControlPlane`` expects of a connection (``execute`` → cursor), on Snowflake."""
-
-    _keys: dict[str, list[str]] | None = None
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-        self._cur = conn.cursor()
-        if ControlConnection._keys is None:
-            ControlConnection._keys = _primary_keys()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement (``?`` binds); ``BEGIN IMMEDIATE`` is plain ``BEGIN`` here.
-
-        ``INSERT … ON CONFLICT DO NOTHING`` becomes a MERGE on the table's key. On hybrid
-        tables (enforced keys, row locks) two racing MERGEs can both find no row; the loser's
-        duplicate-key error means the row is there, which is what DO NOTHING asks for. On
-        standard tables the race can leave a duplicate row; the control plane only uses it
-        where a duplicate is harmless (a benchmark listed twice, a lag recorded twice by one
-        worker's single thread, which cannot race with itself).
-        """
-        ignore = False
-        if sql == "BEGIN IMMEDIATE":
-            sql = S.BEGIN.sql
-        elif "ON CONFLICT DO NOTHING" in sql:
-            sql = merge_for_insert_ignore(sql, self._keys or {})
-            ignore = True
-        try:
-            self._cur.execute(sql, tuple(params))
-        except Exception as exc:
-            if not (ignore and _DUPLICATE_RE.search(str(exc))):
-                raise
-        return self._cur
-
-    def close(self) -> None:
-        """Close the connection; never raises."""
-        with contextlib.suppress(Exception):
-            self._conn.close()
-
-
-def control_connector(url: str) -> Callable[[], ControlConnection]:
-    """A factory of control-plane connections to the store at ``url``."""
-    kwargs = connect_kwargs(url)
-    secrets = secrets_of(kwargs)
-    shown = redact_url(url)
-
-    def connect() -> ControlConnection:
-        return ControlConnection(open_connection(dict(kwargs), query_tag="flakebench:control",
-                                                 shown=shown, secrets=secrets,
-                                                 error=StoreError))
-
-    return connect

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.stores.backend import Backoff, Connections, PostgresBackend
+from pytest_flakebench.stores.backend import PostgresBackend
+from pytest_flakebench.stores.connections import Backoff, Connections
 from tests.pgcluster import PgCluster
 
 pytestmark = pytest.mark.postgres

@@ -14,7 +14,8 @@ from pytest_flakebench.drivers import snowflake_statements as S
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.stores import ResultStore, open_store
-from pytest_flakebench.stores.snowflake import SnowflakeStore, chunk_rows
+from pytest_flakebench.stores.snowflake import SnowflakeStore
+from pytest_flakebench.stores.snowflake_bulk import chunk_rows
 from pytest_flakebench.urls import redact_url
 from tests.conftest import fakesnow_sql, fakesnow_url, running_fakesnow
 from tests.integration.factories import PG_DSN, make_run, throwaway_pg_database

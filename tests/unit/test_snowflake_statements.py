@@ -107,8 +107,9 @@ class _Conn:
 def test_control_plane_sends_only_listed_statements() -> None:
     """Drive every ControlPlane call through the Snowflake adaptation and match what is sent."""
     from pytest_flakebench.control.plane import ControlPlane, PoolCache
-    from pytest_flakebench.stores.backend import Backend, Connections
-    from pytest_flakebench.stores.snowflake import ControlConnection
+    from pytest_flakebench.stores.backend import Backend
+    from pytest_flakebench.stores.connections import Connections
+    from pytest_flakebench.stores.snowflake_control import ControlConnection
 
     raw = _Conn()
 
@@ -142,7 +143,8 @@ def test_control_plane_sends_only_listed_statements() -> None:
     assert not unlisted, "\n".join(unlisted)
 
 
-@pytest.mark.parametrize("module", ["drivers/snowflake.py", "stores/snowflake.py"])
+@pytest.mark.parametrize("module", ["drivers/snowflake.py", "stores/snowflake.py",
+                                    "stores/snowflake_control.py"])
 def test_no_inline_sql_in_snowflake_modules(module: str) -> None:
     """SQL reaches ``execute`` only from the named statements (or the user's own workload)."""
     tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
@@ -164,7 +166,7 @@ class _Refusing(_Cursor):
 def test_insert_if_absent_ignores_a_racing_duplicate_on_hybrid_tables() -> None:
     """Two MERGEs racing on a hybrid table: the loser's duplicate-key error means the row is
     there, which is what ON CONFLICT DO NOTHING asks for; other statements still raise."""
-    from pytest_flakebench.stores.snowflake import ControlConnection
+    from pytest_flakebench.stores.snowflake_control import ControlConnection
 
     raw = _Conn()
     raw.cursor = lambda: _Refusing(raw.sent)  # type: ignore[method-assign]
