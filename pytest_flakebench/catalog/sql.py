@@ -8,7 +8,6 @@ keys, so duplicates are checked inside the same transaction too.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,96 +19,12 @@ from pytest_flakebench.catalog import (
     TemplateVersion,
 )
 from pytest_flakebench.errors import StoreError
-from pytest_flakebench.stores.base import ResultStore
+from pytest_flakebench.stores.base import CursorStore, ResultStore
 
 T = TypeVar("T")
 Body = Callable[[Any], T]
 
 _CONNECTION_COLUMNS = "NAME, KIND, URL, CREDENTIALS, KEY_ID, CREATED_AT, UPDATED_AT"
-
-
-class _Runner:
-    """Runs a body on a cursor of the store, optionally inside one transaction."""
-
-    mark = "?"
-    prefix = ""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def run(self, action: str, body: Body[T], *, atomic: bool = False) -> T:
-        """Run ``body(cursor)``; driver errors become ``StoreError``."""
-        raise NotImplementedError
-
-
-class _SQLiteRunner(_Runner):
-    def run(self, action: str, body: Body[T], *, atomic: bool = False) -> T:
-        import sqlite3
-
-        conn = self.store._conn()
-        cur = conn.cursor()
-        try:
-            if atomic:
-                cur.execute("BEGIN IMMEDIATE")
-            out = body(cur)
-            if atomic:
-                cur.execute("COMMIT")
-            return out
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise self.store._error(action, exc) from None
-            raise
-        finally:
-            cur.close()
-
-
-class _PostgresRunner(_Runner):
-    mark = "%s"
-    prefix = "flakebench."
-
-    def run(self, action: str, body: Body[T], *, atomic: bool = False) -> T:
-        def inner(conn: Any) -> T:
-            with contextlib.ExitStack() as stack:
-                if atomic:
-                    stack.enter_context(conn.transaction())  # rolled back on any exception
-                cur = stack.enter_context(conn.cursor())
-                return body(cur)
-            raise AssertionError("unreachable")  # pragma: no cover
-
-        result: T = self.store._run(action, inner)
-        return result
-
-
-class _SnowflakeRunner(_Runner):
-    def run(self, action: str, body: Body[T], *, atomic: bool = False) -> T:
-        def inner(cur: Any) -> T:
-            if not atomic:
-                return body(cur)
-            cur.execute("BEGIN")
-            try:
-                out = body(cur)
-                cur.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    cur.execute("ROLLBACK")
-                raise
-            return out
-
-        result: T = self.store._run(action, inner)
-        return result
-
-
-def _runner_for(store: ResultStore) -> _Runner:
-    module = type(store).__module__
-    if module.endswith(".sqlite"):
-        return _SQLiteRunner(store)
-    if module.endswith(".postgres"):
-        return _PostgresRunner(store)
-    if module.endswith(".snowflake"):
-        return _SnowflakeRunner(store)
-    raise StoreError(f"results store {store.redacted_url}: keeps no connections or templates")
 
 
 def _record(row: Any) -> ConnectionRecord:
@@ -123,10 +38,12 @@ class SqlCatalog:
     """:class:`~pytest_flakebench.catalog.Catalog` on a results store's own connection."""
 
     def __init__(self, store: ResultStore) -> None:
-        self.store = store
+        if not isinstance(store, CursorStore):
+            raise StoreError(f"results store {store.redacted_url}: keeps no connections or "
+                             "templates")
+        self.store: CursorStore = store
         self.redacted_url = store.redacted_url
-        self._runner = _runner_for(store)
-        m, p = self._runner.mark, self._runner.prefix
+        m, p = store.placeholder, store.table_prefix
         self._connections = f"{p}CONNECTIONS"
         self._templates = f"{p}TEST_TEMPLATES"
         self._insert_connection = (f"INSERT INTO {self._connections} ({_CONNECTION_COLUMNS}) "
@@ -134,7 +51,7 @@ class SqlCatalog:
         self._m = m
 
     def _run(self, action: str, body: Body[T], *, atomic: bool = False) -> T:
-        return self._runner.run(action, body, atomic=atomic)
+        return self.store.with_cursor(action, body, atomic=atomic)
 
     # -- connections ---------------------------------------------------------------------------
 

@@ -8,10 +8,13 @@ schema during a test run: ``flakebench store init URL`` does, and ``check()`` sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pytest_flakebench.judge.results import RunResult
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +88,21 @@ class ResultStore(Protocol):
     def close(self) -> None:
         """Release connections; never raises."""
         ...
+
+
+@runtime_checkable
+class CursorStore(ResultStore, Protocol):
+    """A results store that lends a cursor on its own connection, for the catalog (saved
+    connections and templates live in the store's database, beside the runs)."""
+
+    redacted_url: str
+    placeholder: str
+    """The driver's bind marker: ``?`` or ``%s``."""
+    table_prefix: str
+    """Put before a table's name: ``flakebench.`` where the tables live in that schema."""
+
+    def with_cursor(self, action: str, body: Callable[[Any], T], *, atomic: bool = False) -> T:
+        """``body(cursor)`` on the store's connection, inside one transaction if ``atomic``
+        (rolled back on any exception); driver errors become ``StoreError`` naming ``action``."""
+        ...
+

@@ -8,6 +8,7 @@ fix a missing schema. Bulk rows go through ``cursor.executemany``, which psycopg
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,7 +46,10 @@ def schema_sql() -> str:
 
 class PostgresStore:
     """A results store in a PostgreSQL database; one connection, shared under a lock, opened
-    again with backoff when the server restarts (``stores.backend``)."""
+    again with backoff when the server restarts (``stores.connections``)."""
+
+    placeholder = "%s"
+    table_prefix = f"{SCHEMA}."
 
     def __init__(self, url: str, *, give_up_s: float = GIVE_UP_S) -> None:
         self._url = url
@@ -72,6 +76,20 @@ class PostgresStore:
         """Run ``body`` on the connection (again after a restart of the server), turning
         driver errors into ``StoreError``."""
         return self._connections.call(action, body, translate=self._translate)
+
+    def with_cursor(self, action: str, body: Callable[[Any], T], *, atomic: bool = False) -> T:
+        """``body(cursor)`` on the shared connection (again after a restart of the server), in
+        one transaction if ``atomic``; driver errors become ``StoreError``."""
+
+        def inner(conn: psycopg.Connection[Any]) -> T:
+            with contextlib.ExitStack() as stack:
+                if atomic:
+                    stack.enter_context(conn.transaction())  # rolled back on any exception
+                cur = stack.enter_context(conn.cursor())
+                return body(cur)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return self._run(action, inner)
 
     def _not_initialised(self) -> StoreError:
         return StoreError(

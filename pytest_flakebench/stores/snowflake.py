@@ -72,6 +72,9 @@ _INSERT_QUERY = flatten_insert("QUERY_EXECUTIONS", rows.QUERY_COLUMNS,
 class SnowflakeStore:
     """A results store in a Snowflake schema; one connection, shared under a lock."""
 
+    placeholder = "?"
+    table_prefix = ""
+
     def __init__(self, url: str) -> None:
         self.redacted_url = redact_url(url)
         self._kwargs = connect_kwargs(url)
@@ -110,6 +113,25 @@ class SnowflakeStore:
             finally:
                 with contextlib.suppress(Exception):
                     cur.close()
+
+    def with_cursor(self, action: str, body: Callable[[Any], T], *, atomic: bool = False) -> T:
+        """``body(cursor)`` on the shared connection, between ``BEGIN`` and ``COMMIT`` if
+        ``atomic``; connector errors become ``StoreError``."""
+
+        def inner(cur: Any) -> T:
+            if not atomic:
+                return body(cur)
+            cur.execute(S.BEGIN.sql)
+            try:
+                out = body(cur)
+                cur.execute(S.COMMIT.sql)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    cur.execute(S.ROLLBACK.sql)
+                raise
+            return out
+
+        return self._run(action, inner)
 
     def _not_initialised(self) -> StoreError:
         return StoreError(f"results store {self.redacted_url} is not initialised: "

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.judge.results import RunResult
@@ -20,6 +22,7 @@ from pytest_flakebench.stores import rows, shown_url
 from pytest_flakebench.stores.base import BaselineRow, RunRow
 from pytest_flakebench.urls import sqlite_path
 
+T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
 _CODEC = rows.Codec(timestamp=rows.iso_utc, json=rows.json_text)
 _INSERT_RESULT = rows.insert_sql("TEST_RESULTS", rows.RESULT_COLUMNS, "?")
@@ -35,6 +38,9 @@ def schema_sql() -> str:
 
 class SQLiteStore:
     """A results store in a SQLite file; one connection per thread."""
+
+    placeholder = "?"
+    table_prefix = ""
 
     def __init__(self, url: str, *, base_dir: Path | None = None) -> None:
         self.redacted_url = shown_url(url)
@@ -74,6 +80,27 @@ class SQLiteStore:
         if not self._schema_ready:
             self._apply_schema(conn)  # the embedded store is created on first use
         return conn
+
+    def with_cursor(self, action: str, body: Callable[[Any], T], *, atomic: bool = False) -> T:
+        """``body(cursor)`` on this thread's connection, in one ``BEGIN IMMEDIATE``
+        transaction if ``atomic``; SQLite errors become ``StoreError``."""
+        conn = self._conn()
+        cur = conn.cursor()
+        try:
+            if atomic:
+                cur.execute("BEGIN IMMEDIATE")
+            out = body(cur)
+            if atomic:
+                cur.execute("COMMIT")
+            return out
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(action, exc) from None
+            raise
+        finally:
+            cur.close()
 
     def _apply_schema(self, conn: sqlite3.Connection) -> None:
         script = schema_sql()
