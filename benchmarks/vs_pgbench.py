@@ -14,14 +14,22 @@ Figures: pgbench's tps, the plugin's measured qps (``overall.qps`` of the run's 
 of the rounds for each, their ratios, and the client CPU per operation. The plugin's client CPU
 comes from ``getrusage`` sampled inside every process of the pytest subprocess (controller and
 xdist workers) by a generated ``conftest.py``, over the middle of the measurement window, so
-pytest's start-up and the preflight are not charged to the operations; the whole-subprocess
-figure (``RUSAGE_CHILDREN``, start-up included) is printed beside it. pgbench's CPU is its
-``RUSAGE_CHILDREN``.
+pytest's start-up and the preflight are not charged to the operations; every thread of every
+process counts (load threads, ticker, controller, live display, the sampler itself), and the
+split by thread is printed. The whole-subprocess figure (``RUSAGE_CHILDREN``, start-up included)
+is printed beside it. pgbench's CPU is its ``RUSAGE_CHILDREN``.
+
+Every figure is checked against the server's own count (``vs_pgbench_probes.ServerCounter``):
+the transactions ``pg_stat_database`` counted in the benchmark database over the run against
+those the client says it sent (exact: nothing else uses that database), and the server's rate
+within the measurement window against the client's. Disagreements are printed as failures.
 
 Usage::
 
     flock /work/bench.lock python benchmarks/vs_pgbench.py [--dsn URL] [--seconds 10]
         [--warmup 2] [--rounds 3] [--scale 1] [--json PATH]
+
+``--seconds`` and ``--warmup`` are whole seconds (pgbench's ``-T`` takes nothing else).
 
 The database is created on the server of ``--dsn`` (default ``$FLAKEBENCH_TEST_PG_DSN`` or
 ``postgresql://postgres@127.0.0.1:5432/test``) and dropped at the end, also on failure.
@@ -41,12 +49,23 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from vs_pgbench_probes import (
+    CONFTEST,
+    PSYCOPG_LOOP,
+    RATE_TOLERANCE,
+    Figure,
+    Series,
+    ServerCounter,
+    cpu_at,
+    cross_check,
+    thread_group,
+)
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 QUERY = "SELECT abalance FROM {table} WHERE aid = ?"  # pgbench -S, builtin select-only
@@ -73,88 +92,12 @@ def test_select_only(flakebench_result):
     pass
 '''
 
-# Loaded by every process of the pytest subprocess (controller and xdist workers): samples this
-# process's CPU time 20 times a second and writes the samples when pytest ends.
-CONFTEST = '''
-import json, os, resource, threading, time
-
-_samples = []
-_stop = threading.Event()
-
-
-def _sample():
-    while True:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        _samples.append((time.time(), r.ru_utime + r.ru_stime))
-        if _stop.wait(0.05):
-            return
-
-
-def pytest_configure(config):
-    threading.Thread(target=_sample, daemon=True, name="cpu-sampler").start()
-
-
-def pytest_unconfigure(config):
-    _stop.set()
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    _samples.append((time.time(), r.ru_utime + r.ru_stime))
-    path = os.path.join(os.environ["FB_CPU_DIR"], f"cpu-{os.getpid()}.json")
-    with open(path, "w") as f:
-        json.dump(_samples, f)
-'''
-
-PSYCOPG_LOOP = '''
-import json, random, sys, time
-import psycopg
-url, seconds, warmup = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-conn = psycopg.connect(url, autocommit=True)
-cur = conn.cursor()
-rng = random.Random(1)
-sql = "SELECT abalance FROM pgbench_accounts WHERE aid = %s"
-n_rows = conn.execute("SELECT count(*) FROM pgbench_accounts").fetchone()[0]
-execute, fetchall, randint = cur.execute, cur.fetchall, rng.randint
-end = time.perf_counter() + warmup
-while time.perf_counter() < end:
-    execute(sql, (randint(1, n_rows),), prepare=True)
-    fetchall()
-n = 0
-cpu0, t0 = time.process_time(), time.perf_counter()
-end = t0 + seconds
-while time.perf_counter() < end:
-    execute(sql, (randint(1, n_rows),), prepare=True)
-    fetchall()
-    n += 1
-elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-print(json.dumps({"ops": n, "qps": n / elapsed, "cpu_us": cpu * 1e6 / n}))
-'''
-
-
-@dataclass(slots=True)
-class Figure:
-    """One run of one configuration."""
-
-    qps: float
-    cpu_us: float  # client CPU per operation over the measurement window
-    cpu_us_whole: float | None = None  # whole subprocess, start-up included
-    p50_us: int | None = None
-    p99_us: int | None = None
-    errors: int = 0
-
-
-@dataclass(slots=True)
-class Series:
-    """Every round of one configuration."""
-
-    name: str
-    label: str
-    runs: list[Figure] = field(default_factory=list)
-
-    def best(self) -> Figure:
-        return max(self.runs, key=lambda f: f.qps)
-
-
 # --------------------------------------------------------------------------------------------
 # Runners
+#
+# Each runs one configuration inside a ServerCounter on the benchmark database (nothing else
+# uses it) and returns the client's figures beside the server's. The window is the same for
+# both: the client's measurement window less 1 s at each end.
 
 
 def _children_cpu() -> float:
@@ -162,40 +105,41 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _pg_args(url: str) -> list[str]:
-    parts = urlsplit(url)
-    args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
-    if parts.username:
-        args += ["-U", parts.username]
-    return args
+def run_pgbench(admin: str, url: str, db: str, clients: int, jobs: int, seconds: int
+                ) -> Figure:
+    """``pgbench -S -M prepared -c C -j J -T S``: tps and client CPU per transaction.
 
-
-def run_pgbench(url: str, db: str, clients: int, jobs: int, seconds: float) -> Figure:
-    """``pgbench -S -M prepared -c C -j J -T S``: tps and client CPU per transaction."""
+    pgbench gets the benchmark database's full URL (libpq expands a URI given as the database
+    name), so it reaches the very server, user and options the plugin does.
+    """
     cpu0 = _children_cpu()
-    out = subprocess.run(["pgbench", *_pg_args(url), "-S", "-M", "prepared", "-c", str(clients),
-                          "-j", str(jobs), "-T", f"{seconds:g}", "-n", db],
-                         capture_output=True, text=True, check=True).stdout
+    with ServerCounter(admin, db) as server:
+        launched = time.time()
+        out = subprocess.run(["pgbench", "-S", "-M", "prepared", "-c", str(clients),
+                              "-j", str(jobs), "-T", str(seconds), "-n", url],
+                             capture_output=True, text=True, check=True).stdout
+        ended = time.time()
     cpu = _children_cpu() - cpu0
-    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    done = int(re.search(r"actually processed: (\d+)", out).group(1))  # type: ignore[union-attr]
-    return Figure(qps=tps, cpu_us=cpu * 1e6 / done)
+    tps = float(_field(r"^tps = ([\d.]+)", out))
+    done = int(_field(r"^number of transactions actually processed: (\d+)", out))
+    failed = _field(r"^number of failed transactions: (\d+)", out, "0")
+    # pgbench runs -T seconds after its connections are open (milliseconds here)
+    return Figure(qps=tps, cpu_us=cpu * 1e6 / max(done, 1), errors=int(failed),
+                  server_qps=server.rate(launched + 1.0, ended - 1.0),
+                  server_total=server.total, client_total=done + int(failed))
 
 
-def _cpu_at(samples: list[list[float]], when: float) -> float:
-    """A process's CPU seconds at ``when``, interpolated between its samples."""
-    prev = samples[0]
-    for ts, cpu in samples:
-        if ts >= when:
-            if ts == prev[0]:
-                return cpu
-            return prev[1] + (cpu - prev[1]) * (when - prev[0]) / (ts - prev[0])
-        prev = [ts, cpu]
-    return prev[1]
+def _field(pattern: str, text: str, default: str | None = None) -> str:
+    found = re.search(pattern, text, re.MULTILINE)
+    if found is None:
+        if default is not None:
+            return default
+        raise RuntimeError(f"pgbench printed no {pattern!r}:\n{text}")
+    return found.group(1)
 
 
-def run_plugin(workdir: Path, url: str, connections: int, workers: int, seconds: float,
-               warmup: float) -> Figure:
+def run_plugin(admin: str, db: str, workdir: Path, url: str, connections: int, workers: int,
+               seconds: int, warmup: int) -> Figure:
     """``pytest --flakebench -n W`` on a generated file; measured qps and client CPU per op."""
     run_dir = workdir / f"run-{uuid.uuid4().hex[:8]}"
     cpu_dir = run_dir / "cpu"
@@ -205,10 +149,11 @@ def run_plugin(workdir: Path, url: str, connections: int, workers: int, seconds:
         url=url, query=QUERY, connections=connections, seconds=seconds, warmup=warmup))
     env = {**os.environ, "FB_CPU_DIR": str(cpu_dir)}
     cpu0 = _children_cpu()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--flakebench", "-q",
-                           "-p", "no:cacheprovider", "--flakebench-json=out.json",
-                           "-n", str(workers), "test_select_only.py"],
-                          cwd=run_dir, env=env, capture_output=True, text=True)
+    with ServerCounter(admin, db) as server:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "--flakebench", "-q",
+                               "-p", "no:cacheprovider", "--flakebench-json=out.json",
+                               "-n", str(workers), "test_select_only.py"],
+                              cwd=run_dir, env=env, capture_output=True, text=True)
     whole = _children_cpu() - cpu0
     if proc.returncode != 0:
         raise RuntimeError(f"pytest --flakebench failed:\n{proc.stdout[-3000:]}\n"
@@ -219,23 +164,41 @@ def run_plugin(workdir: Path, url: str, connections: int, workers: int, seconds:
     start = run["started_at"] + run["warmup_s"] + 1.0
     end = run["started_at"] + run["warmup_s"] + run["measurement_s"] - 1.0
     window_cpu = 0.0
-    for path in cpu_dir.glob("cpu-*.json"):
+    by_thread: dict[str, float] = {}
+    files = list(cpu_dir.glob("cpu-*.json"))
+    for path in files:
         samples = json.loads(path.read_text())
-        window_cpu += _cpu_at(samples, end) - _cpu_at(samples, start)
+        window_cpu += (cpu_at([(s[0], s[1]) for s in samples], end)
+                       - cpu_at([(s[0], s[1]) for s in samples], start))
+        names = {n for s in samples for n in s[2]}
+        loads = any(thread_group(n) == "load threads" for n in names)
+        role = "" if len(files) == 1 else "worker: " if loads else "controller: "
+        for name in names:
+            series = [(s[0], s[2][name]) for s in samples if name in s[2]]
+            group = role + thread_group(name)
+            by_thread[group] = by_thread.get(group, 0.0) + (cpu_at(series, end)
+                                                            - cpu_at(series, start))
     ops_in_window = overall["qps"] * max(end - start, 1e-9)
     total_ops = overall["ops"] + overall["warmup_ops"]
     shutil.rmtree(run_dir, ignore_errors=True)
-    return Figure(qps=overall["qps"], cpu_us=window_cpu * 1e6 / max(ops_in_window, 1.0),
+    per_op = 1e6 / max(ops_in_window, 1.0)
+    return Figure(qps=overall["qps"], cpu_us=window_cpu * per_op,
                   cpu_us_whole=whole * 1e6 / max(total_ops, 1), p50_us=overall["p50_us"],
-                  p99_us=overall["p99_us"], errors=overall["errors"])
+                  p99_us=overall["p99_us"], errors=overall["errors"],
+                  server_qps=server.rate(start, end), server_total=server.total,
+                  client_total=total_ops + overall["errors"] + overall.get("warmup_errors", 0),
+                  threads={k: round(v * per_op, 2) for k, v in sorted(by_thread.items())})
 
 
-def run_psycopg_loop(url: str, seconds: float) -> Figure:
+def run_psycopg_loop(admin: str, db: str, url: str, seconds: int) -> Figure:
     """The plain psycopg loop, one connection, in its own process."""
-    out = subprocess.run([sys.executable, "-c", PSYCOPG_LOOP, url, f"{seconds:g}", "1"],
-                         capture_output=True, text=True, check=True).stdout
+    with ServerCounter(admin, db) as server:
+        out = subprocess.run([sys.executable, "-c", PSYCOPG_LOOP, url, str(seconds), "1"],
+                             capture_output=True, text=True, check=True).stdout
     data = json.loads(out.strip().splitlines()[-1])
-    return Figure(qps=float(data["qps"]), cpu_us=float(data["cpu_us"]))
+    return Figure(qps=float(data["qps"]), cpu_us=float(data["cpu_us"]),
+                  server_qps=server.rate(data["start"] + 1.0, data["end"] - 1.0),
+                  server_total=server.total, client_total=int(data["sent"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,17 +229,18 @@ def machine_context(url: str) -> dict[str, Any]:
 
 def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Namespace
            ) -> dict[str, Any]:
-    """Print the table and the target checks; return them for ``--json``."""
+    """Print the table, the cross-checks and the target checks; return them for ``--json``."""
     print()
     print(f"machine: {context['cpus']} CPUs ({context['cpu_model']}), Python "
           f"{context['python']}, psycopg {context['psycopg']} ({context['psycopg_impl']}, "
           f"libpq {context['libpq']}), PostgreSQL {context['server']}, {context['pgbench']}")
     print(f"load average: {context['loadavg_start']} at start, "
           f"{[round(x, 2) for x in os.getloadavg()]} at end")
-    print(f"runs: {args.seconds:g} s each (plugin: + {args.warmup:g} s warmup), {args.rounds} "
+    print(f"runs: {args.seconds} s each (plugin: + {args.warmup} s warmup), {args.rounds} "
           f"rounds, best of the rounds; scale {args.scale}")
     print()
-    header = ("configuration", "best qps", "rounds", "client CPU µs/op", "p50/p99 µs")
+    header = ("configuration", "best qps", "server qps", "server/client txns", "rounds",
+              "client CPU µs/op", "p50/p99 µs")
     rows = []
     for s in series.values():
         b = s.best()
@@ -284,17 +248,38 @@ def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Na
         if b.cpu_us_whole is not None:
             cpu += f" (whole {b.cpu_us_whole:.1f})"
         lat = f"{b.p50_us}/{b.p99_us}" if b.p50_us is not None else ""
-        rows.append((s.label, f"{b.qps:,.0f}", " ".join(f"{f.qps / 1000:.1f}k" for f in s.runs),
-                     cpu, lat))
+        server = f"{b.server_qps:,.0f}" if b.server_qps is not None else "?"
+        txns = f"{b.server_total:,}/{b.client_total:,}"
+        rows.append((s.label, f"{b.qps:,.0f}", server, txns,
+                     " ".join(f"{f.qps / 1000:.1f}k" for f in s.runs), cpu, lat))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     print()
+    failed = [f"{s.label}, round {i}: {p}" for s in series.values()
+              for i, f in enumerate(s.runs, 1) for p in cross_check(f)]
+    print(f"server cross-check (pg_stat_database xact_commit + xact_rollback of the benchmark "
+          f"database; rate: least-squares slope over the window, tolerance "
+          f"{RATE_TOLERANCE:.0%}): " + ("every run agrees" if not failed else "FAILED"))
+    for line in failed:
+        print(f"  {line}")
+    for key in ("n0_c1", "n0_c2", "n2_c2"):
+        b = series[key].best()
+        if b.threads:
+            print(f"client CPU µs/op by thread, {series[key].label}: " + ", ".join(
+                f"{k} {v:.1f}" for k, v in sorted(b.threads.items(), key=lambda kv: -kv[1])
+                if v >= 0.05))
+    print()
     checks: list[dict[str, Any]] = []
     for name, (plugin, pgb, minimum) in TARGETS.items():
-        ratio = series[plugin].best().qps / series[pgb].best().qps
+        p, g = series[plugin].best(), series[pgb].best()
+        ratio = p.qps / g.qps
+        server = (round(p.server_qps / g.server_qps, 3)
+                  if p.server_qps and g.server_qps else None)
+        rounds = [round(a.qps / b.qps, 3) for a, b in
+                  zip(series[plugin].runs, series[pgb].runs, strict=True)]
         checks.append({"target": name, "value": round(ratio, 3), "min": minimum,
-                       "met": ratio >= minimum})
+                       "met": ratio >= minimum, "server_side": server, "per_round": rounds})
     cpu = series["n0_c1"].best().cpu_us
     checks.append({"target": "client CPU per op, -n 0 1 conn (µs)", "value": round(cpu, 1),
                    "max": CPU_TARGET_US, "met": cpu <= CPU_TARGET_US})
@@ -312,23 +297,31 @@ def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Na
     for c in checks:
         limit = (f">= {c['min']}" if "min" in c else f"<= {c['max']}" if "max" in c else "")
         met = "" if "met" not in c else ("met" if c["met"] else "NOT met")
-        print(f"{c['target']}: {c['value']} {limit} {met}".rstrip())
-    return {"checks": checks}
+        extra = ""
+        if "per_round" in c:
+            extra = (f" (server-side {c['server_side']}; same round: "
+                     f"{' '.join(str(x) for x in c['per_round'])})")
+        print(f"{c['target']}: {c['value']} {limit} {met}{extra}".rstrip())
+    if failed:
+        print("The cross-check failed for some runs: their client figures are not confirmed "
+              "by the server.")
+    return {"checks": checks, "cross_check_failures": failed}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--dsn", default=os.environ.get("FLAKEBENCH_TEST_PG_DSN", DEFAULT_DSN),
                         help="a libpq URL of the server (its database is only used to create "
-                             "and drop the throwaway one)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per run (default 10)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="plugin warmup (default 2)")
+                             "and drop the throwaway one, and to read the server's counts)")
+    parser.add_argument("--seconds", type=int, default=10,
+                        help="per run, whole seconds as pgbench -T takes them (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="plugin warmup (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--scale", type=int, default=1, help="pgbench -i -s (default 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write figures here")
     args = parser.parse_args(argv)
-    if args.seconds < 3 or args.rounds < 1 or args.scale < 1 or args.warmup < 0:
-        parser.error("--seconds must be >= 3, --rounds and --scale >= 1, --warmup >= 0")
+    if args.seconds < 4 or args.rounds < 1 or args.scale < 1 or args.warmup < 0:
+        parser.error("--seconds must be >= 4, --rounds and --scale >= 1, --warmup >= 0")
     return args
 
 
@@ -341,35 +334,39 @@ def main(argv: list[str] | None = None) -> int:
     db = f"fb_pgbench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{db}"')
-    url = _with_db(args.dsn, db)
+    url, dsn = _with_db(args.dsn, db), args.dsn
     series = {name: Series(name, label) for name, label in (
         ("pgb_c1", "pgbench -c1"), ("n0_c1", "flakebench -n 0, 1 conn"),
         ("loop_c1", "plain psycopg loop, 1 conn"),
         ("pgb_c2_j2", "pgbench -c2 -j2"), ("n2_c2", "flakebench -n 2, 2 conns"),
         ("pgb_c2_j1", "pgbench -c2 -j1"), ("n0_c2", "flakebench -n 0, 2 conns"))}
+    secs, warm = args.seconds, args.warmup
     try:
-        subprocess.run(["pgbench", *_pg_args(args.dsn), "-i", "-s", str(args.scale), "-q", db],
+        subprocess.run(["pgbench", "-i", "-s", str(args.scale), "-q", url],
                        check=True, capture_output=True)
         with tempfile.TemporaryDirectory(prefix="fb-vs-pgbench-") as tmp:
             work = Path(tmp)
             # One untimed pass primes the buffer cache and the plugin's imports.
-            run_pgbench(args.dsn, db, 1, 1, 3)
+            run_pgbench(dsn, url, db, 1, 1, 3)
+            plan: list[tuple[str, Callable[[], Figure]]] = [
+                ("pgb_c1", lambda: run_pgbench(dsn, url, db, 1, 1, secs)),
+                ("n0_c1", lambda: run_plugin(dsn, db, work, url, 1, 0, secs, warm)),
+                ("loop_c1", lambda: run_psycopg_loop(dsn, db, url, secs)),
+                ("pgb_c2_j2", lambda: run_pgbench(dsn, url, db, 2, 2, secs)),
+                ("n2_c2", lambda: run_plugin(dsn, db, work, url, 2, 2, secs, warm)),
+                ("pgb_c2_j1", lambda: run_pgbench(dsn, url, db, 2, 1, secs)),
+                ("n0_c2", lambda: run_plugin(dsn, db, work, url, 2, 0, secs, warm)),
+            ]
             for r in range(1, args.rounds + 1):
-                plan = [
-                    ("pgb_c1", lambda: run_pgbench(args.dsn, db, 1, 1, args.seconds)),
-                    ("n0_c1", lambda: run_plugin(work, url, 1, 0, args.seconds, args.warmup)),
-                    ("loop_c1", lambda: run_psycopg_loop(url, args.seconds)),
-                    ("pgb_c2_j2", lambda: run_pgbench(args.dsn, db, 2, 2, args.seconds)),
-                    ("n2_c2", lambda: run_plugin(work, url, 2, 2, args.seconds, args.warmup)),
-                    ("pgb_c2_j1", lambda: run_pgbench(args.dsn, db, 2, 1, args.seconds)),
-                    ("n0_c2", lambda: run_plugin(work, url, 2, 0, args.seconds, args.warmup)),
-                ]
                 for name, run in plan:
                     time.sleep(PAUSE_S)
                     fig = run()
                     series[name].runs.append(fig)
-                    print(f"round {r}/{args.rounds} {series[name].label}: {fig.qps:,.0f}/s, "
-                          f"{fig.cpu_us:.1f} µs CPU/op", flush=True)
+                    server = f"{fig.server_qps:,.0f}" if fig.server_qps is not None else "?"
+                    print(f"round {r}/{args.rounds} {series[name].label}: {fig.qps:,.0f}/s "
+                          f"(server {server}/s; txns {fig.server_total:,} server, "
+                          f"{fig.client_total:,} client), {fig.cpu_us:.1f} µs CPU/op",
+                          flush=True)
     finally:
         with psycopg.connect(args.dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -378,9 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "command": " ".join(["python", "benchmarks/vs_pgbench.py", *(argv or sys.argv[1:])]),
             "context": context,
-            "series": {k: {"label": s.label, "runs": [vars(f) if not hasattr(f, "__slots__")
-                                                      else {a: getattr(f, a)
-                                                            for a in f.__slots__}
+            "series": {k: {"label": s.label, "runs": [{a: getattr(f, a) for a in f.__slots__}
                                                       for f in s.runs]}
                        for k, s in series.items()},
             **report}, indent=2) + "\n")

@@ -1,0 +1,250 @@
+"""What ``vs_pgbench.py`` measures with, apart from the clients it compares.
+
+* ``ServerCounter``: the server's own count of the benchmark database's transactions
+  (``pg_stat_database.xact_commit + xact_rollback``), sampled from another database every
+  0.2 s, so every client's figure is checked against the server's: the total over a run, and
+  the rate within a run's measurement window.
+* ``CONFTEST``: loaded by every process of a ``pytest --flakebench`` subprocess; samples the
+  process's CPU time, and each thread's, 20 times a second.
+* ``PSYCOPG_LOOP``: the plain psycopg loop the issue compares with.
+
+Why the rate is a least-squares slope: a busy backend publishes its counters at most once a
+second (PostgreSQL 15's ``PGSTAT_MIN_INTERVAL``), so the counter is a staircase with about one
+step per connection per second; the slope over a window of several seconds averages the steps
+out (a difference of two samples would be off by up to a second's worth of transactions). At
+the end of a run every backend has exited, and exiting publishes everything: the total is exact.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import psycopg
+
+SAMPLE_S = 0.2
+SETTLE_S = 5.0  # at most this long for the last backends' counters to arrive
+
+# Loaded by every process of the pytest subprocess (controller and xdist workers): samples this
+# process's CPU time, and each Python thread's (by name), 20 times a second, and writes the
+# samples when pytest ends. Thread CPU is /proc/self/task/TID/stat utime + stime (10 ms ticks).
+CONFTEST = '''
+import json, os, resource, threading, time
+
+_samples = []
+_stop = threading.Event()
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _threads():
+    out = {}
+    for t in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{t.native_id}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[t.name] = out.get(t.name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICK
+        except (OSError, IndexError, ValueError, TypeError):
+            pass
+    return out
+
+
+def _sample():
+    while True:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        _samples.append((time.time(), r.ru_utime + r.ru_stime, _threads()))
+        if _stop.wait(0.05):
+            return
+
+
+def pytest_configure(config):
+    threading.Thread(target=_sample, daemon=True, name="cpu-sampler").start()
+
+
+def pytest_unconfigure(config):
+    _stop.set()
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    _samples.append((time.time(), r.ru_utime + r.ru_stime, _threads()))
+    path = os.path.join(os.environ["FB_CPU_DIR"], f"cpu-{os.getpid()}.json")
+    with open(path, "w") as f:
+        json.dump(_samples, f)
+'''
+
+PSYCOPG_LOOP = '''
+import json, random, sys, time
+import psycopg
+url, seconds, warmup = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+conn = psycopg.connect(url, autocommit=True)
+cur = conn.cursor()
+rng = random.Random(1)
+sql = "SELECT abalance FROM pgbench_accounts WHERE aid = %s"
+n_rows = conn.execute("SELECT count(*) FROM pgbench_accounts").fetchone()[0]
+execute, fetchall, randint = cur.execute, cur.fetchall, rng.randint
+end = time.perf_counter() + warmup
+w = 0
+while time.perf_counter() < end:
+    execute(sql, (randint(1, n_rows),), prepare=True)
+    fetchall()
+    w += 1
+n = 0
+cpu0, t0, epoch0 = time.process_time(), time.perf_counter(), time.time()
+end = t0 + seconds
+while time.perf_counter() < end:
+    execute(sql, (randint(1, n_rows),), prepare=True)
+    fetchall()
+    n += 1
+elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+print(json.dumps({"ops": n, "qps": n / elapsed, "cpu_us": cpu * 1e6 / n, "sent": w + n,
+                  "start": epoch0, "end": epoch0 + elapsed}))
+'''
+
+
+def slope(samples: list[tuple[float, int]], start: float, end: float) -> float | None:
+    """Least-squares slope (per second) of the samples taken within ``[start, end]``."""
+    inside = [(t, v) for t, v in samples if start <= t <= end]
+    if len(inside) < 3:
+        return None
+    n = len(inside)
+    mt = sum(t for t, _ in inside) / n
+    mv = sum(v for _, v in inside) / n
+    den = sum((t - mt) ** 2 for t, _ in inside)
+    if den <= 0:
+        return None
+    return sum((t - mt) * (v - mv) for t, v in inside) / den
+
+
+class ServerCounter:
+    """Transactions the server counted in database ``db`` while the ``with`` block ran.
+
+    Samples from ``admin_url`` (another database: the sampling queries are not counted in
+    ``db``). ``total`` is exact once the block has ended (see the module docstring);
+    ``rate(start, end)`` is the server's transactions per second within an interval of the run
+    (epoch seconds).
+    """
+
+    def __init__(self, admin_url: str, db: str) -> None:
+        self._url = admin_url
+        self._db = db
+        self.samples: list[tuple[float, int]] = []
+        self.total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="server-counter", daemon=True)
+        self._conn: psycopg.Connection[tuple[int]] | None = None
+
+    def _read(self) -> int:
+        assert self._conn is not None
+        row = self._conn.execute(
+            "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database "
+            "WHERE datname = %s", (self._db,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _settled(self) -> int:
+        """The counter once it stops moving (exited backends' last counts have arrived)."""
+        deadline = time.monotonic() + SETTLE_S
+        value = self._read()
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            again = self._read()
+            if again == value:
+                return value
+            value = again
+        return value
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self.samples.append((time.time(), self._read()))
+
+    def __enter__(self) -> ServerCounter:
+        self._conn = psycopg.connect(self._url, autocommit=True)  # type: ignore[assignment]
+        self._base = self._settled()
+        self.samples.append((time.time(), self._base))
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        try:
+            if kind is None:
+                self.total = self._settled() - self._base
+        finally:
+            assert self._conn is not None
+            self._conn.close()
+
+    def rate(self, start: float, end: float) -> float | None:
+        """Server transactions per second within ``[start, end]`` (None: too few samples)."""
+        return slope(self.samples, start, end)
+
+
+@dataclass(slots=True)
+class Figure:
+    """One run of one configuration, with the server's count of the same run."""
+
+    qps: float  # the client's own figure (pgbench's tps, the plugin's measured qps)
+    cpu_us: float  # client CPU per operation over the measurement window
+    cpu_us_whole: float | None = None  # whole subprocess, start-up included
+    p50_us: int | None = None
+    p99_us: int | None = None
+    errors: int = 0
+    # The cross-check: the server's rate within the same window, and the transactions the
+    # server counted over the whole run against those the client says it sent.
+    server_qps: float | None = None
+    server_total: int = 0
+    client_total: int = 0
+    threads: dict[str, float] = field(default_factory=dict)  # plugin: CPU µs/op by thread
+
+
+@dataclass(slots=True)
+class Series:
+    """Every round of one configuration."""
+
+    name: str
+    label: str
+    runs: list[Figure] = field(default_factory=list)
+
+    def best(self) -> Figure:
+        return max(self.runs, key=lambda f: f.qps)
+
+
+def cpu_at(samples: list[tuple[float, float]], when: float) -> float:
+    """CPU seconds at ``when``, interpolated between ``(time, cpu)`` samples."""
+    prev = samples[0]
+    for ts, cpu in samples:
+        if ts >= when:
+            if ts == prev[0]:
+                return cpu
+            return prev[1] + (cpu - prev[1]) * (when - prev[0]) / (ts - prev[0])
+        prev = (ts, cpu)
+    return prev[1]
+
+
+def thread_group(name: str) -> str:
+    """Group thread names: 'flakebench-main-0' and '-1' are both load threads."""
+    if name.startswith("flakebench-") and name.rsplit("-", 1)[-1].isdigit():
+        return "load threads"
+    return re.sub(r"[-_ ]?\d+$", "", name) or name
+
+
+COUNT_SLACK = 200  # server transactions beyond the client's own: connection set-up, preflight
+# The client's rate over its whole window and the server's over the window less 1 s at each
+# end: a load that varies within the run, and the server's once-a-second publishing, make them
+# differ by a few percent; a wrong time base or count (a 10x figure) by far more.
+RATE_TOLERANCE = 0.10
+
+
+def cross_check(fig: Figure) -> list[str]:
+    """What disagrees between a run's client figures and the server's count (empty: none)."""
+    problems = []
+    excess = fig.server_total - fig.client_total
+    if not 0 <= excess <= COUNT_SLACK + fig.client_total // 1000:
+        problems.append(f"server counted {fig.server_total:,} transactions, the client "
+                        f"{fig.client_total:,} ({excess:+,})")
+    if fig.server_qps is None:
+        problems.append("too few server samples in the window")
+    elif abs(fig.server_qps / fig.qps - 1) > RATE_TOLERANCE:
+        problems.append(f"server rate {fig.server_qps:,.0f}/s in the window against the "
+                        f"client's {fig.qps:,.0f}/s")
+    return problems
