@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= args.settle or args.every <= 0:
         parser.error("--seconds must exceed --settle, and --every must be > 0")
     table = f"fb_soak_{uuid.uuid4().hex[:8]}"
+    load_start = [round(x, 2) for x in os.getloadavg()]
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, val text, n bigint)")
         conn.execute(f"INSERT INTO {table} SELECT g, md5(g::text), g FROM "
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run: {args.seconds:g} s, {run['overall']['ops']:,} operations, "
           f"{run['overall']['qps']:,.0f} qps, errors {run['overall']['errors']}; RSS every "
           f"{args.every:g} s, growth from the first sample after {args.settle:g} s to the last")
+    load_end = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average: {load_start} at start, {load_end} at end")
     report = []
     for pid, series in samples.items():
         settled = [kb for t, kb in series if args.settle <= t <= args.seconds]
@@ -162,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps({
             "command": " ".join(["python", "benchmarks/memory_soak.py", *(argv or sys.argv[1:])]),
+            "load_average": {"start": load_start, "end": load_end},
             "qps": run["overall"]["qps"], "ops": run["overall"]["ops"], "processes": report,
             "samples": {str(pid): s for pid, s in samples.items()}}, indent=2) + "\n")
     return 0

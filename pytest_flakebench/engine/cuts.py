@@ -56,7 +56,10 @@ class Cuts:
         self.start_ns = start_ns
         self.started_at = started_at
         self.snapshots: list[Snapshot] = []
+        # The interval's cells per phase and a scratch cell for live views: allocated once,
+        # emptied in place after each snapshot (no 188 KB histogram array per interval).
         self.pending = [Cell() for _ in PHASE_NAMES]
+        self.scratch = Cell()
         self.phase = PHASE_MEASUREMENT if engine.shared.measure_ns <= start_ns else 0
         self.last_cut = start_ns
         self.anchor = start_ns  # regular cuts fall on anchor + k * tick (no drift)
@@ -121,9 +124,7 @@ class Cuts:
             now = self.engine.clock()
         self._window(swapped, now)
         self._availability(swapped)
-        interval = self.aggregate.absorb(swapped)
-        for phase, cell in enumerate(interval):
-            self.pending[phase].merge(cell)
+        self.aggregate.absorb(swapped, self.pending)
         return now
 
     def advance(self, *, due: int, wake: bool, planned_end: int) -> None:
@@ -158,7 +159,8 @@ class Cuts:
             self._emit(0, begin, end, planned_end)
         # Warmup operations in flight for longer than a tick after the boundary stay in the
         # aggregate (warmup_ops) but in no snapshot: a snapshot never mixes phases.
-        self.pending[0] = Cell() if self.phase == PHASE_MEASUREMENT else self.pending[0]
+        if self.phase == PHASE_MEASUREMENT:
+            self.pending[0].reset()
 
     def final(self, now: int, planned_end: int) -> None:
         """Every thread has left (or the drain timed out): the last interval."""
@@ -182,8 +184,7 @@ class Cuts:
     def _emit(self, phase: int, begin: int, end: int, planned_end: int) -> None:
         engine = self.engine
         shared = engine.shared
-        merged = self.pending[phase]
-        self.pending[phase] = Cell()
+        merged = self.pending[phase]  # emptied in place once its snapshot is built
         name: Phase = "WARMUP" if phase == 0 else "MEASUREMENT"
         span_s = max(end - begin, 1) / NS
         in_flight = sum(r.in_flight for r in engine.recorders)
@@ -199,9 +200,7 @@ class Cuts:
         )
         self.snapshots.append(snapshot)
         if engine.on_tick is not None:
-            measured = Cell()
-            for cell in self.aggregate.cells[PHASE_MEASUREMENT]:
-                measured.merge(cell)
+            measured = self.aggregate.measured(self.scratch)
             current = measured if measured.ops else merged
             c50, c95, c99 = current.hist.percentiles_us((50.0, 95.0, 99.0))
             engine.on_tick(Tick(
@@ -211,6 +210,7 @@ class Cuts:
                 errors=measured.errors, in_flight=in_flight, active=shared.active,
                 snapshot=snapshot,
             ))
+        merged.reset()
 
 
 __all__ = ["Cuts", "Tick"]

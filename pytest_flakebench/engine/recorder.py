@@ -2,8 +2,9 @@
 
 Each benchmark thread owns a ``ThreadRecorder``; it records into interval cells under its own
 lock (uncontended except for the instant the ticker swaps the cells out), so no outcome is lost
-or double counted at an interval boundary. The ticker merges the swapped-out cells into the
-interval snapshot and into the per-phase cumulative aggregates.
+or double counted at an interval boundary. The ticker records the swapped-out tallies into the
+interval snapshot's cells and into the per-phase cumulative aggregates; those histograms live as
+long as the run and are emptied in place, never allocated per interval.
 """
 
 from __future__ import annotations
@@ -36,6 +37,45 @@ class Cell:
     retries: int = 0  # extra tries of serialization failures and deadlocks
     lag_sum_us: int = 0  # open loop: schedule lag (start - intended) of the sent operations
     lag_max_us: int = 0
+
+    def add_tally(self, tally: Tally) -> None:
+        """Add a thread's interval tally into this cell, recording straight into its histograms
+        (no histogram is allocated per tally: the ticker does this several times a second)."""
+        record = self.hist.record
+        for latency_us, count in tally.latencies.items():
+            record(latency_us, count)
+        if tally.error_latencies:
+            if self.error_hist is None:
+                self.error_hist = LatencyHistogram()
+            record = self.error_hist.record
+            for latency_us, count in tally.error_latencies.items():
+                record(latency_us, count)
+        self.ops += tally.ops
+        self.errors += tally.errors
+        self.rows += tally.rows
+        self.misses += tally.misses
+        self.late += tally.late
+        self.dropped += tally.dropped
+        self.retries += tally.retries
+        self.lag_sum_us += tally.lag_sum_us
+        self.lag_max_us = max(self.lag_max_us, tally.lag_max_us)
+        for code, n in tally.error_classes.items():
+            self.error_classes[code] = self.error_classes.get(code, 0) + n
+        room = MAX_ERROR_SAMPLES - len(self.error_samples)
+        if room > 0:
+            self.error_samples.extend(
+                s for s in tally.error_samples[:room] if s not in self.error_samples
+            )
+
+    def reset(self) -> None:
+        """Empty the cell in place, keeping its histograms' arrays for the next interval."""
+        self.hist.reset()
+        if self.error_hist is not None:
+            self.error_hist.reset()
+        self.ops = self.errors = self.rows = self.misses = 0
+        self.late = self.dropped = self.retries = self.lag_sum_us = self.lag_max_us = 0
+        self.error_classes = {}
+        self.error_samples = []
 
     def merge(self, other: Cell) -> None:
         """Add ``other`` into this cell."""
@@ -88,23 +128,6 @@ class Tally:
     retries: int = 0
     lag_sum_us: int = 0
     lag_max_us: int = 0
-
-    def to_cell(self) -> Cell:
-        """The tally as a cell with a histogram."""
-        hist = LatencyHistogram()
-        for latency_us, count in self.latencies.items():
-            hist.record(latency_us, count)
-        error_hist = None
-        if self.error_latencies:
-            error_hist = LatencyHistogram()
-            for latency_us, count in self.error_latencies.items():
-                error_hist.record(latency_us, count)
-        return Cell(hist=hist, ops=self.ops, errors=self.errors, rows=self.rows,
-                    misses=self.misses, error_hist=error_hist,
-                    error_classes=self.error_classes, error_samples=self.error_samples,
-                    late=self.late, dropped=self.dropped, retries=self.retries,
-                    lag_sum_us=self.lag_sum_us,
-                    lag_max_us=self.lag_max_us)
 
 
 class ThreadRecorder:
@@ -170,16 +193,21 @@ class Aggregate:
         self.kinds = kinds
         self.cells: list[list[Cell]] = [[Cell() for _ in kinds] for _ in PHASE_NAMES]
 
-    def absorb(self, swapped: list[list[Tally | None]]) -> list[Cell]:
-        """Merge threads' swapped tallies; return this interval's cell per phase (all kinds)."""
+    def absorb(self, swapped: list[list[Tally | None]], pending: list[Cell]) -> None:
+        """Add threads' swapped tallies into the cumulative cells and into ``pending`` (one cell
+        per phase, all kinds: the interval the next snapshot reports)."""
         n = len(self.kinds)
-        interval = [Cell() for _ in PHASE_NAMES]
         for tallies in swapped:
             for index, tally in enumerate(tallies):
                 if tally is None:
                     continue
                 phase, kind = divmod(index, n)
-                cell = tally.to_cell()
-                self.cells[phase][kind].merge(cell)
-                interval[phase].merge(cell)
-        return interval
+                self.cells[phase][kind].add_tally(tally)
+                pending[phase].add_tally(tally)
+
+    def measured(self, into: Cell) -> Cell:
+        """Every kind's measured operations so far, merged into ``into`` (emptied first)."""
+        into.reset()
+        for cell in self.cells[PHASE_MEASUREMENT]:
+            into.merge(cell)
+        return into

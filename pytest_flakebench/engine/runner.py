@@ -28,7 +28,6 @@ from pytest_flakebench.drivers.base import Driver, DriverConnection
 from pytest_flakebench.engine.client import ClientMeter
 from pytest_flakebench.engine.cuts import Cuts, Tick
 from pytest_flakebench.engine.fine import WINDOW_S
-from pytest_flakebench.engine.heap import keep_large_blocks_mapped
 from pytest_flakebench.engine.loops import load_loop
 from pytest_flakebench.engine.plan import KindPlan
 from pytest_flakebench.engine.recorder import (
@@ -356,7 +355,6 @@ class Engine:
         """
         if self._go is not None:
             return
-        keep_large_blocks_mapped()  # flat memory over long runs (engine/heap.py)
         cfg = self.config
         n = cfg.connections
         connected = threading.Barrier(n + 1)
