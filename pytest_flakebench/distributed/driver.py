@@ -9,6 +9,9 @@ One rule ends every run: whatever ends it (the planned end, a cancel, a signal, 
 dead, an error in the controller) goes through :meth:`RunDriver.stop`, which sends STOP first,
 and then :meth:`RunDriver.end` waits for the drain and stores what was measured.
 
+Waiting for the workers to join and connect is ``joining``; how the run is spread over them is
+``run_plan``; the result built from the workers' reports is ``run_result``.
+
 Statuses: PREPARED → STARTING → RUNNING → STOPPING → COMPLETED | PARTIAL, or CANCELLING →
 CANCELLED, or FAILED (nothing measured); ABANDONED is set later by ``flakebench recover`` for a
 run whose controller died. Phases: WARMUP → MEASUREMENT → COOLDOWN.
@@ -19,32 +22,26 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pytest_flakebench.control.plane import Heartbeat
 from pytest_flakebench.control.polling import policy_for
 from pytest_flakebench.distributed.find_max import FindMax, step_stats
+from pytest_flakebench.distributed.joining import NotStarted, await_connected, await_joins
 from pytest_flakebench.distributed.live import LiveView
-from pytest_flakebench.distributed.merge import (
-    host_of,
-    merge_cells,
-    queries_of,
-    samples_of,
-    snapshots_of,
-)
 from pytest_flakebench.distributed.run_book import RunBook, WorkerReport
-from pytest_flakebench.distributed.split import split_connections, split_operations
-from pytest_flakebench.errors import FlakebenchError
-from pytest_flakebench.judge.results import RunResult, Status
-from pytest_flakebench.judge.verdict import (
-    Measured,
-    RunMeta,
-    build_result,
-    lag_summary,
-    worker_summary,
+from pytest_flakebench.distributed.run_plan import plan_run
+from pytest_flakebench.distributed.run_result import (
+    end_status,
+    final_line,
+    result_from_reports,
+    run_window,
 )
+from pytest_flakebench.distributed.split import split_connections
+from pytest_flakebench.errors import FlakebenchError
+from pytest_flakebench.judge.results import Status
+from pytest_flakebench.judge.verdict import lag_summary
 from pytest_flakebench.template.model import Template, WorkersSpec
-from pytest_flakebench.urls import scheme_of
 
 if TYPE_CHECKING:
     from pytest_flakebench.distributed.coordinator import Coordinator
@@ -53,16 +50,6 @@ log = logging.getLogger("pytest_flakebench.controller")
 
 TICK_S = 0.02  # phase changes are decided to within this
 BEAT_POLL_S = 0.25
-DRAIN_GRACE_S = 5.0  # beyond the workers' drain timeout, for their reports to arrive
-
-
-def run_window(reports: list[WorkerReport], fallback_s: float) -> float:
-    """The run's one measurement window: the workers' windows, each from the controller's
-    SET_PHASE to its STOP as that worker applied them on its own clock (equal to the planned
-    duration unless the run was cut short); their mean when lag made them differ."""
-    windows = [r.measurement_s for r in reports
-               if r.connections > 0 and r.payload.get("started_at") is not None]
-    return sum(windows) / len(windows) if windows else fallback_s
 
 
 class RunDriver:
@@ -270,7 +257,8 @@ class RunDriver:
     def end(self) -> None:
         """Wait for the drain, merge the reports, keep the result (stored or spooled)."""
         t_stop = self.t_stop if self.t_stop is not None else time.monotonic()
-        reports = self._drain()
+        reports = self.book.drain(self.ready, self.c.down, self.s, self.c.watched,
+                                  self.poll.wait_s)
         measurement_s = run_window(
             reports, t_stop - self.t_measure if self.t_measure is not None else 0.0)
         self._finish(reports, measurement_s=measurement_s,
@@ -283,33 +271,14 @@ class RunDriver:
         self.book.set_status(status, cancellation_reason=reason)
 
     def _await_joins(self, participants: list[str]) -> dict[str, Heartbeat] | None:
-        deadline = time.monotonic() + self.s.join_timeout_s
-        while True:
-            hbs = {h.worker_id: h for h in self.plane.heartbeats(self.run_id)}
-            failed = [w for w in participants if w in hbs and hbs[w].status == "FAILED"]
-            if failed:
-                reasons = "; ".join(f"{w}: {hbs[w].last_error}" for w in failed)
-                self._fail_before_start(f"setup failed on {reasons}")
-                return None
-            missing = [w for w in participants if w not in hbs and w not in self.c.down]
-            if not missing:
-                ready = [w for w in participants if w in hbs and hbs[w].status == "READY"]
-                if not ready:
-                    self._fail_before_start("no worker could join the run")
-                    return None
-                for w in participants:
-                    if w not in hbs:
-                        self.book.dead[w] = f"worker {w} went down before joining"
-                return hbs
-            if self.c.cancel_reason:
-                self._fail_before_start(self.c.cancel_reason, status="CANCELLED")
-                return None
-            if time.monotonic() > deadline:
-                self._fail_before_start(
-                    f"worker(s) {', '.join(missing)} did not join within "
-                    f"{self.s.join_timeout_s:g}s (--flakebench-join-timeout)")
-                return None
-            time.sleep(self.poll.wait_s)
+        joined = await_joins(self.c, self.run_id, participants, self.poll.wait_s)
+        if isinstance(joined, NotStarted):
+            self._fail_before_start(joined.reason, joined.status)
+            return None
+        for w in participants:
+            if w not in joined:
+                self.book.dead[w] = f"worker {w} went down before joining"
+        return joined
 
     def _plan(self, hbs: dict[str, Heartbeat]) -> bool:
         """The template every worker resolved, the split, the threads; False if it failed."""
@@ -322,34 +291,15 @@ class RunDriver:
                                     f"template than {ready[0]}: same code on every worker?")
             return False
         try:
-            self.split = split = split_connections(template.workers, template.concurrency, ready)
-            if template.mode == "find_max" and template.find_max is not None:
-                self.fm = FindMax(template.find_max, template.slo)
-                split = self.split = split_connections(WorkersSpec(), self.fm.first(), ready)
-                ceiling = split_connections(WorkersSpec(), template.find_max.ceiling, ready)
+            plan = plan_run(template, ready, self.s.duration_scale)
         except FlakebenchError as exc:
             self._fail_before_start(str(exc))
             return False
-        cap = template.workers.max_connections
-        if template.mode == "qps" and cap is None:
-            cap = 0  # open loop: each worker may grow to twice its share (see below)
-        threads = {w: (max(n, cap) if cap else (2 * n if template.mode == "qps" else n))
-                   if n else 0 for w, n in split.items()}
-        if self.fm is not None:
-            threads = {w: max(ceiling[w], split[w]) for w in split}
-        total_conns = sum(split.values())
-        # qps: each worker's share of the rate follows its share of the connections
-        rates = {w: (template.qps or 0.0) * n / total_conns if total_conns else 0.0
-                 for w, n in split.items()}
         self.template = template
-        self.warmup_s = template.warmup * self.s.duration_scale
-        self.duration_s = template.duration * self.s.duration_scale
-        if self.fm is not None:
-            self.duration_s = self.fm.spec.budget * self.s.duration_scale  # steps end sooner
-            self.fm_step_s = self.fm.spec.step_duration * self.s.duration_scale
-        self._threads, self._rates = threads, rates
-        if template.operations is not None:
-            self._operations = split_operations(template.operations, split)
+        self.split, self.fm = plan.split, plan.fm
+        self.warmup_s, self.duration_s, self.fm_step_s = (plan.warmup_s, plan.duration_s,
+                                                          plan.fm_step_s)
+        self._threads, self._rates, self._operations = plan.threads, plan.rates, plan.operations
         return True
 
     def _connect(self) -> bool:
@@ -370,32 +320,11 @@ class RunDriver:
                 "qps": self._rates[w], "thread_base": self._bases[w], "total_threads": total,
                 "duration_s": self.duration_s,
                 **({"operations": self._operations[w]} if self._operations else {})}, target=w)
-        deadline = time.monotonic() + self.s.join_timeout_s
-        while True:
-            hbs = {h.worker_id: h for h in self.plane.heartbeats(self.run_id)}
-            failed = [w for w in self.ready if w in hbs and hbs[w].status == "FAILED"]
-            if failed:
-                reasons = "; ".join(f"{w}: {hbs[w].last_error}" for w in failed)
-                self._fail_before_start(f"connections failed on {reasons}")
-                return False
-            down = [w for w in self.ready if w in self.c.down]
-            if down:
-                self._fail_before_start(f"worker(s) {', '.join(down)} went down while "
-                                        f"opening their connections")
-                return False
-            waiting = [w for w in self.ready
-                       if hbs.get(w) is None or hbs[w].status != "CONNECTED"]
-            if not waiting:
-                return True
-            if self.c.cancel_reason:
-                self._fail_before_start(self.c.cancel_reason, status="CANCELLED")
-                return False
-            if time.monotonic() > deadline:
-                self._fail_before_start(
-                    f"worker(s) {', '.join(waiting)} did not open their connections within "
-                    f"{self.s.join_timeout_s:g}s (--flakebench-join-timeout)")
-                return False
-            time.sleep(self.poll.wait_s)
+        failed = await_connected(self.c, self.run_id, self.ready, self.poll.wait_s)
+        if failed is not None:
+            self._fail_before_start(failed.reason, failed.status)
+            return False
+        return True
 
     def _start(self) -> None:
         first_phase = "WARMUP" if self.warmup_s > 0 else "MEASUREMENT"
@@ -433,44 +362,15 @@ class RunDriver:
 
     # -- after the load ----------------------------------------------------------------------
 
-    def _drain(self) -> list[WorkerReport]:
-        """Wait for the live workers' final reports (bounded by the drain timeout)."""
-        deadline = time.monotonic() + self.s.drain_timeout_s + DRAIN_GRACE_S
-        while True:
-            hbs = self.book.heartbeats()
-            if hbs is not None:
-                self.book.liveness(hbs, self.c.down, self.s, self.ready, self.c.watched)
-            reports = self.book.reports(hbs)
-            waiting = [w for w in self.ready if w not in self.book.dead and w not in reports]
-            if not waiting or time.monotonic() > deadline:
-                for w in waiting:
-                    self.book.dead[w] = (f"worker {w} did not report within the drain timeout "
-                                         f"of {self.s.drain_timeout_s:g}s")
-                return [reports[w] for w in self.ready if w in reports]
-            time.sleep(self.poll.wait_s)
-
     def _finish(self, reports: list[WorkerReport], *, measurement_s: float,
                 warmup_s: float) -> None:
         template = self.template
         assert template is not None
         book = self.book
-        status: Status = "COMPLETED"
-        messages: list[str] = []
-        if self.cancelled:
-            status = "CANCELLED"
-            messages.append(f"cancelled: {self.cancelled}")
-        elif book.dead:
-            status = "PARTIAL"
-        messages.extend(f"{reason}; the run is PARTIAL (its measurements are not included)"
-                        if status == "PARTIAL" else reason for reason in book.dead.values())
         outage_s = self.plane.outage_s(self.started_at)
-        if book.offline:
-            messages.append(f"the results store was unreachable beyond "
-                            f"{self.s.store_outage_s:g}s ({book.offline}); the run went on "
-                            f"through this machine's hand-off files")
-        elif outage_s > 0:
-            messages.append(f"the results store was unreachable for {outage_s:.1f}s; the run "
-                            f"rode it out (control events were late by up to that)")
+        status, messages = end_status(cancelled=self.cancelled, dead=book.dead,
+                                      offline=book.offline, outage_s=outage_s,
+                                      store_outage_s=self.s.store_outage_s)
         fm = self.fm
         result = result_from_reports(
             template, reports, run_id=self.run_id, test=self.test_id, status=status,
@@ -498,62 +398,3 @@ class RunDriver:
             self.c.show(final_line(result), True)
 
 
-def result_from_reports(template: Template, reports: list[WorkerReport], *, run_id: str,
-                        test: str, status: Status, messages: list[str], measurement_s: float,
-                        warmup_s: float, started_at: float, split: dict[str, int],
-                        partial_fails: bool, control: dict[str, Any],
-                        threads: dict[str, int] | None = None,
-                        steps: tuple[dict[str, Any], ...] = (),
-                        find_max: dict[str, Any] | None = None) -> RunResult:
-    """The merged, judged result of a run from its workers' final reports (the controller at
-    the end of a run; ``flakebench recover`` for a run whose controller died)."""
-    kinds = list(template.weights())
-    payloads = [r.payload for r in reports]
-    messages = list(messages)
-    workers = []
-    for r in reports:
-        messages.extend(f"{r.worker_id}: {m}" for m in r.messages)
-        per = merge_cells([r.payload], kinds)
-        workers.append(worker_summary(
-            r.worker_id, host=r.host, connections=r.connections,
-            status="CANCELLED" if r.status == "CANCELLED" else "COMPLETED",
-            measured=per[1], measurement_s=measurement_s))  # the run's one window
-    meta_src: dict[str, Any] = next((r.meta for r in reports if r.meta), {})
-    target = str(meta_src.get("target", ""))
-    meta = RunMeta(target_kind=scheme_of(target) if target else "", target=target,
-                   table=str(meta_src.get("table", template.table)),
-                   server_version=str(meta_src.get("server_version", "")),
-                   row_count=int(meta_src.get("row_count", 0)),
-                   server_settings=dict(meta_src.get("server_settings", {})),
-                   client_path=meta_src.get("client_path"))
-    measured = Measured(
-        kinds=kinds, cells=merge_cells(payloads, kinds), measurement_s=measurement_s,
-        warmup_s=warmup_s, started_at=started_at, ended_at=time.time(), status=status,
-        connections=sum(split.values()), workers=tuple(workers),
-        connections_allowed=sum((threads or split).values()),
-        clients=tuple(dict(r.payload.get("client") or {}, worker_id=r.worker_id)
-                      for r in reports if r.payload.get("client")),
-        snapshots=tuple(snapshots_of(payloads)), messages=messages,
-        partial_fails=partial_fails, control=control, queries=tuple(queries_of(payloads)),
-        samples=samples_of(payloads), host=host_of(payloads),
-        # the target is shared: the run was unavailable as long as its worst worker saw
-        unavailable_s=max((float(p.get("unavailable_s", 0.0)) for p in payloads), default=0.0),
-        steps=steps, find_max=find_max or {})
-    from pytest_flakebench.evidence.attach import attach_evidence
-
-    return attach_evidence(build_result(template, measured, meta, run_id=run_id, test=test),
-                           payloads)
-
-
-def final_line(result: Any) -> str:
-    """The run's last live line."""
-    from pytest_flakebench.units import format_us
-
-    o = result.overall
-    return (f"flakebench {result.test.rsplit('::', 1)[-1]}  {result.status}  "
-            f"{result.measurement_s:.1f}s  qps {o.qps:,.0f}  p50 {format_us(o.latency.p50_us)}"
-            f"  p95 {format_us(o.latency.p95_us)}  p99 {format_us(o.latency.p99_us)}  "
-            f"errors {o.errors}  workers {len(result.workers)}")
-
-
-__all__ = ["RunDriver", "final_line"]

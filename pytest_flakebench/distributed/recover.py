@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 
 from pytest_flakebench.control.plane import ControlPlane, UnfinishedRun
-from pytest_flakebench.distributed.driver import result_from_reports, run_window
 from pytest_flakebench.distributed.run_book import WorkerReport
+from pytest_flakebench.distributed.run_result import result_from_reports, run_window
 from pytest_flakebench.errors import FlakebenchError
 from pytest_flakebench.stores.base import ResultStore
 

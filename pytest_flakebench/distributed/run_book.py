@@ -1,5 +1,6 @@
 """The controller's settings, the typed reports of its workers, and its book-keeping for the
-run it drives: event numbering, the channel events go through, and worker liveness."""
+run it drives: event numbering, the channel events go through, worker liveness and the drain
+of the workers' final reports."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pytest_flakebench.distributed.handoff import Handoff
 from pytest_flakebench.errors import StoreError
 
 log = logging.getLogger("pytest_flakebench.controller")
+
+DRAIN_GRACE_S = 5.0  # beyond the workers' drain timeout, for their reports to arrive
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +179,21 @@ class RunBook:
             else:
                 alive += 1
         return alive, stale
+
+    def drain(self, ready: list[str], down: set[str], settings: ControllerSettings,
+              watched: set[str] | frozenset[str], wait_s: float) -> list[WorkerReport]:
+        """Wait for the live workers' final reports (bounded by the drain timeout); a worker
+        that does not report in time is marked dead."""
+        deadline = time.monotonic() + settings.drain_timeout_s + DRAIN_GRACE_S
+        while True:
+            hbs = self.heartbeats()
+            if hbs is not None:
+                self.liveness(hbs, down, settings, ready, watched)
+            reports = self.reports(hbs)
+            waiting = [w for w in ready if w not in self.dead and w not in reports]
+            if not waiting or time.monotonic() > deadline:
+                for w in waiting:
+                    self.dead[w] = (f"worker {w} did not report within the drain timeout "
+                                    f"of {settings.drain_timeout_s:g}s")
+                return [reports[w] for w in ready if w in reports]
+            time.sleep(wait_s)
