@@ -8,15 +8,16 @@ comparison the way a user would see it. It creates a throwaway database, fills i
 * ``pytest --flakebench`` in a subprocess on a generated test file whose only kind is
   ``point_lookup`` with pgbench's own statement (``SELECT abalance FROM pgbench_accounts WHERE
   aid = ?``, uniform keys): ``-n 0`` with 1 and 2 connections, and ``-n 2`` with 2 connections;
-* a plain psycopg loop (one connection, ``cursor.execute(..., prepare=True)`` + ``fetchall()``).
+* a plain psycopg loop (one connection, ``cursor.execute(..., prepare=True)`` + ``fetchall()``),
+  and a plain ``psycopg.pq`` loop (``exec_prepared``) in 1 and 2 threads of one process.
 
 Figures: pgbench's tps, the plugin's measured qps (``overall.qps`` of the run's JSON), the best
 of the rounds for each, their ratios, and the client CPU per operation. The plugin's client CPU
 comes from ``getrusage`` sampled inside every process of the pytest subprocess (controller and
 xdist workers) by a generated ``conftest.py``, over the middle of the measurement window, so
 pytest's start-up and the preflight are not charged to the operations; every thread of every
-process counts (load threads, ticker, controller, live display, the sampler itself), and the
-split by thread is printed. The whole-subprocess figure (``RUSAGE_CHILDREN``, start-up included)
+process counts (load threads, ticker, controller, live display) but the sampler's own, and
+the split by thread is printed. The whole-subprocess figure (``RUSAGE_CHILDREN``, start-up included)
 is printed beside it. pgbench's CPU is its ``RUSAGE_CHILDREN``.
 
 Every figure is checked against the server's own count (``vs_pgbench_probes.ServerCounter``):
@@ -57,6 +58,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from vs_pgbench_probes import (
     CONFTEST,
+    PQ_LOOP,
     PSYCOPG_LOOP,
     RATE_TOLERANCE,
     Figure,
@@ -64,6 +66,7 @@ from vs_pgbench_probes import (
     ServerCounter,
     cpu_at,
     cross_check,
+    run_plain_loop,
     thread_group,
 )
 
@@ -178,6 +181,8 @@ def run_plugin(admin: str, db: str, workdir: Path, url: str, connections: int, w
             group = role + thread_group(name)
             by_thread[group] = by_thread.get(group, 0.0) + (cpu_at(series, end)
                                                             - cpu_at(series, start))
+    # The sampler is this benchmark's instrument, not the harness: its CPU is left out.
+    window_cpu -= sum(v for k, v in by_thread.items() if k.endswith("cpu-sampler"))
     ops_in_window = overall["qps"] * max(end - start, 1e-9)
     total_ops = overall["ops"] + overall["warmup_ops"]
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -188,17 +193,6 @@ def run_plugin(admin: str, db: str, workdir: Path, url: str, connections: int, w
                   server_qps=server.rate(start, end), server_total=server.total,
                   client_total=total_ops + overall["errors"] + overall.get("warmup_errors", 0),
                   threads={k: round(v * per_op, 2) for k, v in sorted(by_thread.items())})
-
-
-def run_psycopg_loop(admin: str, db: str, url: str, seconds: int) -> Figure:
-    """The plain psycopg loop, one connection, in its own process."""
-    with ServerCounter(admin, db) as server:
-        out = subprocess.run([sys.executable, "-c", PSYCOPG_LOOP, url, str(seconds), "1"],
-                             capture_output=True, text=True, check=True).stdout
-    data = json.loads(out.strip().splitlines()[-1])
-    return Figure(qps=float(data["qps"]), cpu_us=float(data["cpu_us"]),
-                  server_qps=server.rate(data["start"] + 1.0, data["end"] - 1.0),
-                  server_total=server.total, client_total=int(data["sent"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,6 +285,14 @@ def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Na
                    "min": SCALING_TARGET, "met": scaling >= SCALING_TARGET})
     pgb_scaling = series["pgb_c2_j1"].best().qps / series["pgb_c1"].best().qps
     checks.append({"target": "(reference) pgbench -c2 -j1 / -c1", "value": round(pgb_scaling, 3)})
+    for plugin, pq, name in (("n0_c1", "pq_c1", "1"), ("n0_c2", "pq_c2", "2")):
+        same = [round(a.qps / b.qps, 3) for a, b in
+                zip(series[plugin].runs, series[pq].runs, strict=True)]
+        checks.append({"target": f"(reference) flakebench -n 0 / plain pq loop, {name} "
+                                  f"connection(s), same round", "value": same})
+    pq_scaling = series["pq_c2"].best().qps / series["pq_c1"].best().qps
+    checks.append({"target": "(reference) plain pq loop 2 threads / 1", "value":
+                   round(pq_scaling, 3)})
     loop = series["loop_c1"].best().qps / series["pgb_c1"].best().qps
     checks.append({"target": "(reference) plain psycopg loop / pgbench -c1",
                    "value": round(loop, 3)})
@@ -337,9 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     url, dsn = _with_db(args.dsn, db), args.dsn
     series = {name: Series(name, label) for name, label in (
         ("pgb_c1", "pgbench -c1"), ("n0_c1", "flakebench -n 0, 1 conn"),
-        ("loop_c1", "plain psycopg loop, 1 conn"),
+        ("loop_c1", "plain psycopg loop, 1 conn"), ("pq_c1", "plain pq loop, 1 thread"),
         ("pgb_c2_j2", "pgbench -c2 -j2"), ("n2_c2", "flakebench -n 2, 2 conns"),
-        ("pgb_c2_j1", "pgbench -c2 -j1"), ("n0_c2", "flakebench -n 0, 2 conns"))}
+        ("pgb_c2_j1", "pgbench -c2 -j1"), ("n0_c2", "flakebench -n 0, 2 conns"),
+        ("pq_c2", "plain pq loop, 2 threads"))}
     secs, warm = args.seconds, args.warmup
     try:
         subprocess.run(["pgbench", "-i", "-s", str(args.scale), "-q", url],
@@ -351,11 +354,13 @@ def main(argv: list[str] | None = None) -> int:
             plan: list[tuple[str, Callable[[], Figure]]] = [
                 ("pgb_c1", lambda: run_pgbench(dsn, url, db, 1, 1, secs)),
                 ("n0_c1", lambda: run_plugin(dsn, db, work, url, 1, 0, secs, warm)),
-                ("loop_c1", lambda: run_psycopg_loop(dsn, db, url, secs)),
+                ("loop_c1", lambda: run_plain_loop(dsn, db, PSYCOPG_LOOP, url, secs)),
+                ("pq_c1", lambda: run_plain_loop(dsn, db, PQ_LOOP, url, secs, 1)),
                 ("pgb_c2_j2", lambda: run_pgbench(dsn, url, db, 2, 2, secs)),
                 ("n2_c2", lambda: run_plugin(dsn, db, work, url, 2, 2, secs, warm)),
                 ("pgb_c2_j1", lambda: run_pgbench(dsn, url, db, 2, 1, secs)),
                 ("n0_c2", lambda: run_plugin(dsn, db, work, url, 2, 0, secs, warm)),
+                ("pq_c2", lambda: run_plain_loop(dsn, db, PQ_LOOP, url, secs, 2)),
             ]
             for r in range(1, args.rounds + 1):
                 for name, run in plan:

@@ -122,8 +122,14 @@ class LeanConnection:
         if stmt is None:
             stmt = self._prepare(sql)  # a statement preflight did not see: prepared once
         pg = self._pg
-        pg.send_query_prepared(stmt.name, self._encode(params) if params else None, None,
-                               stmt.result_format)
+        values: list[bytes | None] | None
+        if not params:
+            values = None
+        elif len(params) == 1 and type(params[0]) is int:
+            values = [b"%d" % params[0]]  # a key: the common case, without a call
+        else:
+            values = self._encode(params)
+        pg.send_query_prepared(stmt.name, values, None, stmt.result_format)
         if pg.flush():
             self._flush()
         # Wait in poll() (the interpreter released), then read: the first result is kept.
@@ -139,7 +145,10 @@ class LeanConnection:
         res = pg.get_result()
         if res is None:  # pragma: no cover - libpq always answers a sent query
             raise psycopg.OperationalError("no result from the server")
-        self._finish()
+        # ReadyForQuery nearly always came in the same packet: once parsed, the next result is
+        # None at once; otherwise wait for the rest of the exchange.
+        if busy() or pg.get_result() is not None:
+            self._finish()
         status = res.status
         if status == _TUPLES_OK:
             return res.ntuples

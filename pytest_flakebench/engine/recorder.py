@@ -192,18 +192,32 @@ class Aggregate:
     def __init__(self, kinds: list[str]) -> None:
         self.kinds = kinds
         self.cells: list[list[Cell]] = [[Cell() for _ in kinds] for _ in PHASE_NAMES]
+        # one reused cell per (phase, kind), indexed like a thread's tallies
+        self._fresh = [Cell() for _ in range(len(PHASE_NAMES) * len(kinds))]
 
     def absorb(self, swapped: list[list[Tally | None]], pending: list[Cell]) -> None:
         """Add threads' swapped tallies into the cumulative cells and into ``pending`` (one cell
-        per phase, all kinds: the interval the next snapshot reports)."""
+        per phase, all kinds: the interval the next snapshot reports).
+
+        Each tally's latencies are recorded once (pure Python, per distinct value) into a
+        reused per-kind cell, which is then added to both targets with the histogram's array
+        addition (C) and emptied: the ticker holds the interpreter as briefly as it can, since
+        the benchmark threads of this process need it too.
+        """
         n = len(self.kinds)
+        fresh = self._fresh
+        touched: set[int] = set()
         for tallies in swapped:
             for index, tally in enumerate(tallies):
-                if tally is None:
-                    continue
-                phase, kind = divmod(index, n)
-                self.cells[phase][kind].add_tally(tally)
-                pending[phase].add_tally(tally)
+                if tally is not None:
+                    fresh[index].add_tally(tally)
+                    touched.add(index)
+        for index in touched:
+            phase, kind = divmod(index, n)
+            cell = fresh[index]
+            self.cells[phase][kind].merge(cell)
+            pending[phase].merge(cell)
+            cell.reset()
 
     def measured(self, into: Cell) -> Cell:
         """Every kind's measured operations so far, merged into ``into`` (emptied first)."""
