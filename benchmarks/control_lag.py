@@ -29,7 +29,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pytest_flakebench.distributed.worker import POLL_S
+from pytest_flakebench.distributed.follower import POLL_S
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 console = Console()

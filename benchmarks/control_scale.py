@@ -3,7 +3,7 @@
 N simulated workers (threads spread over a few processes) speak the real worker protocol
 through the real code: each opens its own ``ControlPlane``, joins the run, beats once a second
 (with a snapshot of the size real workers send) and follows the controller's events with the
-real event follower (``distributed.worker._Follower``, on an engine that only records what it
+real event follower (``distributed.follower.EventFollower``, on an engine that only records what it
 is told), which marks each event applied (``RUN_EVENT_APPLIED`` and its lag). The controller
 (``RunBook``, as the run driver uses it) reads every heartbeat 4 times a second and sends over
 ~20 s: one SET_WORKER_TARGET per worker, START, SET_PHASE, a load step of one SET_WORKER_TARGET
@@ -77,7 +77,8 @@ class RecordingEngine:
 def simulated_worker(url: str, run_id: str, worker_id: str, joined: threading.Barrier) -> None:
     """One worker: join, follow events, beat once a second until STOP, report DONE."""
     from pytest_flakebench.control.plane import open_control_plane
-    from pytest_flakebench.distributed.worker import WorkerContext, _Follower
+    from pytest_flakebench.distributed.follower import EventFollower
+    from pytest_flakebench.distributed.worker_context import WorkerContext
 
     plane = open_control_plane(url)
     try:
@@ -85,7 +86,7 @@ def simulated_worker(url: str, run_id: str, worker_id: str, joined: threading.Ba
         ctx = WorkerContext(plane=plane, session_id="scale", worker_id=worker_id,
                             base_dir=Path("."), duration_scale=1.0, join_timeout_s=120,
                             drain_timeout_s=60, store_outage_s=60)
-        follower = _Follower(ctx, run_id, 0)
+        follower = EventFollower(ctx, run_id, 0)
         engine = RecordingEngine()
         follower.start(cast(Any, engine))
         joined.wait()

@@ -112,13 +112,14 @@ def test_fallback_poll_delivers_an_event_whose_notification_was_lost(
     import psycopg
 
     from pytest_flakebench.control.plane import open_control_plane
-    from pytest_flakebench.distributed.worker import WorkerContext, _Follower
+    from pytest_flakebench.distributed.follower import EventFollower
+    from pytest_flakebench.distributed.worker_context import WorkerContext
 
     controller, run_id = _run(pg_control)
     plane = open_control_plane(pg_control)
     ctx = WorkerContext(plane=plane, session_id="s", worker_id="w1", base_dir=tmp_path,
                         duration_scale=1.0, join_timeout_s=30, drain_timeout_s=30)
-    follower = _Follower(ctx, run_id, 0)
+    follower = EventFollower(ctx, run_id, 0)
     engine = FakeEngine()
     follower.start(cast(Any, engine))
     try:
