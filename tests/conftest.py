@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_flakebench.urls import redact_url
+from tests.pgstore import throwaway_database, throwaway_store
 
 if TYPE_CHECKING:
     from tests.pgcluster import ExternalCluster, PgCluster
@@ -145,6 +146,32 @@ def pg_orders(pg_dsn: str) -> Iterator[str]:
             yield name
         finally:
             conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def pg_store(pg_dsn: str) -> Iterator[str]:
+    """The URL of an initialised flakebench store in a database of the test's own on the test
+    server (tests/pgstore.py): its control rows and notifications are the test's alone."""
+    with throwaway_store(pg_dsn) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pg_database(pg_dsn: str) -> Iterator[str]:
+    """A throwaway database for one module's store tests, dropped at the module's end (one
+    CREATE DATABASE per module, not per test: ``pg_empty_store`` empties it per test)."""
+    with throwaway_database(pg_dsn, "fb_store_test") as url:
+        yield url
+
+
+@pytest.fixture
+def pg_empty_store(pg_database: str) -> str:
+    """``pg_database`` with no flakebench schema in it: an uninitialised store, from nothing."""
+    import psycopg
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS flakebench CASCADE")
+    return pg_database
 
 
 def pg_count(dsn: str, table: str) -> int:

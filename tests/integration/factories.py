@@ -1,4 +1,4 @@
-"""Test helpers: realistic ``RunResult`` values and a throwaway PostgreSQL database.
+"""Test helpers: realistic ``RunResult`` values.
 
 Histograms are real ``LatencyHistogram`` objects, so encoded fields are genuine HDR wire forms
 and summaries agree with them.
@@ -6,17 +6,12 @@ and summaries agree with them.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import uuid
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from pytest_flakebench.histogram import LatencyHistogram
 from pytest_flakebench.judge.results import KindStats, RunResult, SLOCheck, Snapshot, WorkerSummary
-
-PG_DSN = os.environ.get("FLAKEBENCH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 _OPERATIONS: dict[str, Literal["read", "write", "mixed"]] = {
     "point_lookup": "read", "range_scan": "read", "insert": "write",
@@ -101,36 +96,3 @@ def make_run(*, run_id: str | None = None, test: str = "tests/test_db.py::test_o
         kinds=kinds, slo=slo, workers=summaries, snapshots=snapshots,
         messages=("insert: 2 errors (23505)",) if errors else (), plugin_version="0.1.0",
     )
-
-
-@contextlib.contextmanager
-def throwaway_pg_database(dsn: str = PG_DSN) -> Iterator[str | None]:
-    """Create ``fb_store_test_<hex>`` next to ``dsn``'s database; yield its URL (None if down).
-
-    The real ``flakebench`` schema of the ``test`` database is never touched.
-    """
-    import psycopg
-    from psycopg import sql
-
-    admin_dsn = _with_dbname(dsn, "postgres")
-    name = f"fb_store_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.OperationalError:
-        yield None
-        return
-    try:
-        yield _with_dbname(dsn, name)
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-
-
-def _with_dbname(dsn: str, dbname: str) -> str:
-    """``dsn`` pointing at another database (URL form)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{dbname}", parts.query, parts.fragment))

@@ -18,7 +18,7 @@ from pytest_flakebench.credentials import CredentialError, open_sealed, parse_ke
 from pytest_flakebench.errors import StoreError, TemplateError
 from pytest_flakebench.stores import open_store
 from pytest_flakebench.urls import sqlite_path
-from tests.integration.test_stores import init, pg_database, query, store_url  # noqa: F401
+from tests.integration.test_stores import init, query, store_url  # noqa: F401
 
 SECRET = f"s3cret-pw-{secrets.token_hex(4)}"
 

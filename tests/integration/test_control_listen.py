@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,27 +16,6 @@ import pytest
 pytestmark = pytest.mark.postgres
 
 BOUND_S = 10.0  # generous: the machine is shared; the fallback poll is 1 s
-
-
-@pytest.fixture
-def pg_control(pg_dsn: str) -> Iterator[str]:
-    """A fresh database with an initialised flakebench store; dropped afterwards."""
-    import psycopg
-
-    from pytest_flakebench.stores import open_store
-
-    name = f"fb_listen_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = pg_dsn.rsplit("/", 1)[0] + f"/{name}"
-    store = open_store(url)
-    store.init_schema()
-    store.close()
-    try:
-        yield url
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class FakeEngine:
@@ -72,14 +50,14 @@ def _run(url: str) -> tuple[Any, str]:
     return controller, run_id
 
 
-def test_notify_wakes_a_waiting_follower_and_only_the_one_it_concerns(pg_control: str) -> None:
+def test_notify_wakes_a_waiting_follower_and_only_the_one_it_concerns(pg_store: str) -> None:
     from pytest_flakebench.control.listen import EventWaiter
     from pytest_flakebench.control.plane import open_control_plane
     from pytest_flakebench.control.polling import POSTGRES_LISTEN, policy_for
 
     assert policy_for("postgresql") is POSTGRES_LISTEN
-    controller, run_id = _run(pg_control)
-    worker = open_control_plane(pg_control)
+    controller, run_id = _run(pg_store)
+    worker = open_control_plane(pg_store)
     try:
         waiter = EventWaiter(worker, run_id, "w1", POSTGRES_LISTEN)
         assert waiter.wait(BOUND_S) is True  # listening just began: poll once at once
@@ -108,15 +86,15 @@ def test_notify_wakes_a_waiting_follower_and_only_the_one_it_concerns(pg_control
 
 
 def test_fallback_poll_delivers_an_event_whose_notification_was_lost(
-        pg_control: str, tmp_path: Path) -> None:
+        pg_store: str, tmp_path: Path) -> None:
     import psycopg
 
     from pytest_flakebench.control.plane import open_control_plane
     from pytest_flakebench.distributed.follower import EventFollower
     from pytest_flakebench.distributed.worker_context import WorkerContext
 
-    controller, run_id = _run(pg_control)
-    plane = open_control_plane(pg_control)
+    controller, run_id = _run(pg_store)
+    plane = open_control_plane(pg_store)
     ctx = WorkerContext(plane=plane, session_id="s", worker_id="w1", base_dir=tmp_path,
                         duration_scale=1.0, join_timeout_s=30, drain_timeout_s=30)
     follower = EventFollower(ctx, run_id, 0)
@@ -124,7 +102,7 @@ def test_fallback_poll_delivers_an_event_whose_notification_was_lost(
     follower.start(cast(Any, engine))
     try:
         # Written without its notification (as if it were lost): only the poll can find it.
-        with psycopg.connect(pg_control, autocommit=True) as conn:
+        with psycopg.connect(pg_store, autocommit=True) as conn:
             conn.execute("INSERT INTO flakebench.run_control_events (run_id, sequence_id, "
                          "event_type, target_worker, event_data, created_at) "
                          "VALUES (%s, 1, 'SET_WORKER_TARGET', 'w1', '{\"connections\": 3}', "
@@ -139,7 +117,7 @@ def test_fallback_poll_delivers_an_event_whose_notification_was_lost(
         assert follower.stopped.wait(BOUND_S)
         follower.join()
         assert engine.calls == ["active=3", "measure", "finish"]
-        with psycopg.connect(pg_control) as conn:
+        with psycopg.connect(pg_store) as conn:
             applied = conn.execute("SELECT sequence_id FROM flakebench.run_event_applied "
                                    "WHERE run_id = %s AND worker_id = 'w1' ORDER BY 1",
                                    (run_id,)).fetchall()

@@ -16,9 +16,8 @@ from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.stores import ResultStore, open_store
 from pytest_flakebench.stores.snowflake import SnowflakeStore
 from pytest_flakebench.stores.snowflake_bulk import chunk_rows
-from pytest_flakebench.urls import redact_url
 from tests.conftest import fakesnow_sql, fakesnow_url, running_fakesnow
-from tests.integration.factories import PG_DSN, make_run, throwaway_pg_database
+from tests.integration.factories import make_run
 
 
 def _init(url: str) -> None:
@@ -46,15 +45,6 @@ def sf_private_store_url() -> Iterator[str]:
     with running_fakesnow() as server:
         fakesnow_sql(server, "FB_RACE", "CREATE SCHEMA IF NOT EXISTS PUBLIC")
         url = fakesnow_url(server, "FB_RACE", "FLAKEBENCH")
-        _init(url)
-        yield url
-
-
-@pytest.fixture
-def pg_store_url() -> Iterator[str]:
-    with throwaway_pg_database() as url:
-        if url is None:
-            pytest.skip(f"PostgreSQL at {redact_url(PG_DSN)} does not answer")
         _init(url)
         yield url
 
@@ -99,7 +89,7 @@ def _save_twice_at_once(url: str, run: RunResult) -> list[str]:
 def test_two_concurrent_saves_store_the_run_once(which: str,
                                                  request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue("sf_private_store_url" if which == "snowflake"
-                                  else "pg_store_url")
+                                  else "pg_store")
     run = make_run(snapshots_per_worker=5)
     outcomes = _save_twice_at_once(url, run)
     assert len(outcomes) == 2

@@ -15,28 +15,11 @@ import pytest
 
 from pytest_flakebench.errors import ConfigError, StoreError
 from pytest_flakebench.stores import DEFAULT_STORE_URL, ResultStore, open_store
-from pytest_flakebench.urls import redact_url, sqlite_path
+from pytest_flakebench.urls import sqlite_path
 from tests.conftest import fakesnow_url
-from tests.integration.factories import PG_DSN, make_run, throwaway_pg_database
+from tests.integration.factories import make_run
 
 TABLES = ("TEST_RESULTS", "TEST_KIND_STATISTICS", "WORKER_METRICS_SNAPSHOTS")
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """A fresh database for this module, dropped at the end."""
-    with throwaway_pg_database() as url:
-        if url is None:
-            pytest.skip(f"PostgreSQL at {redact_url(PG_DSN)} does not answer "
-                        f"(set FLAKEBENCH_TEST_PG_DSN or start the server)")
-        yield url
-
-
-def _drop_pg_schema(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS flakebench CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
@@ -49,8 +32,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         server = request.getfixturevalue("fakesnow_server")
         database = request.getfixturevalue("fakesnow_db")
         return fakesnow_url(server, database, "FLAKEBENCH")
-    url: str = request.getfixturevalue("pg_database")
-    _drop_pg_schema(url)  # each test starts from nothing
+    url: str = request.getfixturevalue("pg_empty_store")  # each test starts from nothing
     return url
 
 
@@ -122,16 +104,15 @@ def test_init_is_idempotent(store_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_check_on_uninitialised_postgres_names_the_fix(pg_database: str) -> None:
-    _drop_pg_schema(pg_database)
-    s = open_store(pg_database)
+def test_check_on_uninitialised_postgres_names_the_fix(pg_empty_store: str) -> None:
+    s = open_store(pg_empty_store)
     try:
         with pytest.raises(StoreError, match=r"is not initialised: run `flakebench store init "):
             s.check()
         with pytest.raises(StoreError, match="not initialised"):
             s.save_run(make_run())
         # check() never creates anything on a server
-        assert query(pg_database, "SELECT count(*) FROM information_schema.schemata "
+        assert query(pg_empty_store, "SELECT count(*) FROM information_schema.schemata "
                                   "WHERE schema_name = 'flakebench'") == [(0,)]
     finally:
         s.close()
@@ -287,11 +268,10 @@ def test_unreachable_postgres_error_is_redacted() -> None:
 
 
 @pytest.mark.postgres
-def test_store_errors_never_carry_the_password(pg_database: str) -> None:
+def test_store_errors_never_carry_the_password(pg_empty_store: str) -> None:
     # trust auth accepts any password, so the URL reaches the server and the schema error.
-    url = pg_database.replace("postgres@", "postgres:s3cret-pw@", 1)
+    url = pg_empty_store.replace("postgres@", "postgres:s3cret-pw@", 1)
     assert "s3cret-pw" in url
-    _drop_pg_schema(pg_database)
     s = open_store(url)
     try:
         assert "s3cret-pw" not in s.redacted_url

@@ -5,34 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pytest_flakebench.cli.main import main
 from pytest_flakebench.stores import open_store
-from pytest_flakebench.urls import redact_url
-from tests.integration.factories import PG_DSN, make_run, throwaway_pg_database
+from tests.integration.factories import make_run
 
 T0 = 1_732_680_000.0
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """A fresh database for this module, dropped at the end."""
-    with throwaway_pg_database() as url:
-        if url is None:
-            pytest.skip(f"PostgreSQL at {redact_url(PG_DSN)} does not answer "
-                        f"(set FLAKEBENCH_TEST_PG_DSN or start the server)")
-        yield url
-
-
-def _drop_pg_schema(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS flakebench CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -43,8 +24,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path,
     monkeypatch.delenv("FLAKEBENCH_STORE", raising=False)
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'results.db'}"
-    url: str = request.getfixturevalue("pg_database")
-    _drop_pg_schema(url)
+    url: str = request.getfixturevalue("pg_empty_store")
     return url
 
 
@@ -147,9 +127,8 @@ def test_default_store_is_not_created_by_reading(
 
 @pytest.mark.postgres
 def test_uninitialised_postgres_says_how_to_fix(
-        pg_database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    _drop_pg_schema(pg_database)
-    url = pg_database.replace("postgres@", "postgres:s3cret-pw@", 1)
+        pg_empty_store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = pg_empty_store.replace("postgres@", "postgres:s3cret-pw@", 1)
     assert main(["runs", "--store", url]) == 2
     err = capsys.readouterr().err
     assert "is not initialised: run `flakebench store init postgresql://postgres:***@" in err

@@ -7,33 +7,10 @@ between the controller and the workers' view of the run.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_store(pg_dsn: str) -> Iterator[str]:
-    """A fresh database with an initialised flakebench store; dropped afterwards."""
-    import psycopg
-
-    from pytest_flakebench.stores import open_store
-
-    name = f"fb_gw_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = pg_dsn.rsplit("/", 1)[0] + f"/{name}"
-    store = open_store(url)
-    store.init_schema()
-    store.close()
-    try:
-        yield url
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_popen_gateways_with_a_postgres_control_plane(pytester: pytest.Pytester, pg_dsn: str,

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,27 +94,6 @@ def small_table(pg_table: Callable[[str], str], pg_dsn: str) -> str:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute(f"INSERT INTO {name} SELECT g, 'c' || g FROM generate_series(1, 2000) g")
     return name
-
-
-@pytest.fixture
-def pg_store(pg_dsn: str) -> Iterator[str]:
-    """A fresh database with an initialised store; dropped afterwards."""
-    import psycopg
-
-    from pytest_flakebench.stores import open_store
-
-    name = f"fb_sec_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = pg_dsn.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        store = open_store(url)
-        store.init_schema()
-        store.close()
-        yield url
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _assert_absent_from_files(root: Path, password: str) -> list[str]:
