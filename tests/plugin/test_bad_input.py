@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import pg_count
+from tests.plugin.test_sqlite_benchmarks import stored_runs
 
 TEST = """
 import pytest
@@ -19,17 +20,6 @@ def test_bench():
 def test_ordinary():
     pass
 """
-
-
-def _stored_runs(path: Path) -> int:
-    db = path / ".flakebench" / "flakebench.db"
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(db)
-    try:
-        return int(conn.execute("SELECT count(*) FROM test_results").fetchone()[0])
-    finally:
-        conn.close()
 
 
 TEMPLATE_ERRORS = [
@@ -62,7 +52,7 @@ def test_bad_template_errors_that_test_only(pytester: pytest.Pytester, kwargs: s
     result.assert_outcomes(passed=1, errors=1)  # the ordinary test of the same file runs
     result.stdout.fnmatch_lines(["*ERROR at setup of test_bench*",
                                  "*test_bench*invalid flakebench template*", *expected])
-    assert _stored_runs(pytester.path) == 0
+    assert stored_runs(pytester.path) == 0
 
 
 def test_unknown_named_target_errors_that_test(pytester: pytest.Pytester) -> None:
@@ -111,7 +101,7 @@ def test_bad_target_errors_before_load(pytester: pytest.Pytester, pg_dsn: str, p
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(expected)
     assert pg_count(pg_dsn, pg_orders) == before  # no insert was sent
-    assert _stored_runs(pytester.path) == 0
+    assert stored_runs(pytester.path) == 0
 
 
 def test_unreachable_target_names_it_without_password(pytester: pytest.Pytester) -> None:
@@ -123,7 +113,7 @@ def test_unreachable_target_names_it_without_password(pytester: pytest.Pytester)
     result.stdout.fnmatch_lines(["*127.0.0.1:1*"])
     assert "s3cret-pw" not in result.stdout.str()
     assert "s3cret-pw" not in result.stderr.str()
-    assert _stored_runs(pytester.path) == 0
+    assert stored_runs(pytester.path) == 0
 
 
 def test_missing_sqlite_target_file(pytester: pytest.Pytester) -> None:
@@ -136,24 +126,12 @@ def test_missing_sqlite_target_file(pytester: pytest.Pytester) -> None:
 
 
 def test_uninitialised_postgres_store_is_an_error_before_load(
-        pytester: pytest.Pytester, sqlite_demo: Path, pg_dsn: str) -> None:
-    import uuid
-
-    import psycopg
-
-    db = f"fb_empty_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {db}")
-    try:
-        store = pg_dsn.rsplit("/", 1)[0] + f"/{db}"
-        pytester.makepyfile(TEST.format(kwargs='target="sqlite:///demo.db", table="orders", '
-                                               'mix={"insert": 100}'))
-        result = pytester.runpytest("--flakebench", f"--flakebench-store={store}")
-        result.assert_outcomes(passed=1, errors=1)
-        result.stdout.fnmatch_lines(["*not initialised*flakebench store init*"])
-        conn2 = sqlite3.connect(sqlite_demo)
-        assert conn2.execute("SELECT count(*) FROM orders").fetchone()[0] == 100
-        conn2.close()
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {db}")
+        pytester: pytest.Pytester, sqlite_demo: Path, pg_empty_store: str) -> None:
+    pytester.makepyfile(TEST.format(kwargs='target="sqlite:///demo.db", table="orders", '
+                                           'mix={"insert": 100}'))
+    result = pytester.runpytest("--flakebench", f"--flakebench-store={pg_empty_store}")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*not initialised*flakebench store init*"])
+    conn2 = sqlite3.connect(sqlite_demo)
+    assert conn2.execute("SELECT count(*) FROM orders").fetchone()[0] == 100
+    conn2.close()

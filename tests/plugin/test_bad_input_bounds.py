@@ -7,12 +7,9 @@ never an INTERNALERROR; the ordinary tests of the session run.
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
 
-from tests.plugin.test_sqlite_benchmarks import count_rows, make_orders_db
+from tests.plugin.test_sqlite_benchmarks import count_rows, make_orders_db, stored_runs
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -90,17 +87,6 @@ def _write_session(pytester: pytest.Pytester) -> None:
                         test_other="def test_other_file():\n    assert True\n")
 
 
-def _stored_runs(path: Path) -> int:
-    db = path / ".flakebench" / "flakebench.db"
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(db)
-    try:
-        return int(conn.execute("SELECT count(*) FROM test_results").fetchone()[0])
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["n0", "n2"])
 def test_every_bad_input_seen_is_one_clear_error_before_load(
         pytester: pytest.Pytester, xdist: list[str]) -> None:
@@ -114,7 +100,7 @@ def test_every_bad_input_seen_is_one_clear_error_before_load(
     for name, _, expected in [*SEEN, ("typo", "", "*unknown SLO metric 'p99x': did you mean*")]:
         result.stdout.fnmatch_lines([f"*ERROR at setup of test_{name}*", expected])
     assert count_rows(pytester.path / "demo.db") == 5000  # no insert was sent
-    assert _stored_runs(pytester.path) == 0
+    assert stored_runs(pytester.path) == 0
     # No error echoes more than an excerpt of its input (the 2 MB file, the expanded bomb).
     assert len(text) < 40_000, len(text)
 

@@ -37,6 +37,13 @@ def count_rows(path: Path, table: str = "orders") -> int:
         conn.close()
 
 
+
+def stored_runs(project: Path) -> int:
+    """Runs (parent and worker rows) in ``project``'s default SQLite store; 0 when the run
+    never created it."""
+    db = project / ".flakebench" / "flakebench.db"
+    return count_rows(db, "test_results") if db.exists() else 0
+
 BENCH = """
 import pytest
 
