@@ -4,6 +4,8 @@ multi-host section says to run it."""
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -82,12 +84,43 @@ import pytest
                         queries={{"logged_lookup": {{"sql": "SELECT fb_logged_op(?)",
                                                     "operation": "write",
                                                     "params": [{{"key": True}}]}}}},
-                        concurrency=4, duration="8s", warmup="0.5s")
+                        concurrency=4, duration="{duration}", warmup="0.5s")
 def test_one_host_cut():
     pass
 """
 
 OUTAGE_S, DRAIN_S, DEAD_S = 1.0, 5.0, 2.0  # drain: room for the survivor on a busy host
+
+
+def _start_logged_run(pytester: pytest.Pytester, hosts: NamespaceHosts, db: HostsDb,
+                      python: str, duration: str) -> subprocess.Popen[str]:
+    """Start CUT_BENCH on both hosts, each operation logged by the target in ``fb_oplog``
+    (client address, time), and return once the target sees both hosts' load."""
+    import psycopg
+
+    with psycopg.connect(db.local, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS fb_oplog (addr inet, at timestamptz)")
+        conn.execute("TRUNCATE fb_oplog")
+        conn.execute("CREATE OR REPLACE FUNCTION fb_logged_op(k bigint) RETURNS bigint "
+                     "LANGUAGE sql VOLATILE AS $$ INSERT INTO fb_oplog "
+                     "VALUES (inet_client_addr(), clock_timestamp()); SELECT k $$")
+    pytester.makepyfile(test_cut=CUT_BENCH.format(target=db.target, table=db.table,
+                                                  duration=duration))
+    args = [*_args(hosts, db, python, pytester.path), "--max-worker-restart=0",
+            f"--flakebench-dead-after={DEAD_S}", f"--flakebench-drain-timeout={DRAIN_S}",
+            f"--flakebench-store-outage={OUTAGE_S}"]
+    proc = subprocess.Popen([python, "-m", "pytest", *args], cwd=pytester.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with psycopg.connect(db.local) as conn:
+            seen = conn.execute("SELECT count(DISTINCT addr) FROM fb_oplog").fetchone()
+        if seen == (2,):
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    proc.communicate()
+    pytest.fail("the load never started on both hosts")
 
 
 def test_a_cut_host_is_dead_the_run_partial_and_its_worker_stops_on_its_own(
@@ -97,39 +130,14 @@ def test_a_cut_host_is_dead_the_run_partial_and_its_worker_stops_on_its_own(
     dead, the run is PARTIAL with the other host's data, and the cut worker stops loading on
     its own: once the link is back, the target sees no operation from that host (every
     operation logs its client address and time through a function on the target)."""
-    import subprocess
-    import time
-
     import psycopg
 
     from pytest_flakebench.drivers.pgnet import DEAD_LINK_S
 
-    with psycopg.connect(hosts_db.local, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS fb_oplog (addr inet, at timestamptz)")
-        conn.execute("TRUNCATE fb_oplog")
-        conn.execute("CREATE OR REPLACE FUNCTION fb_logged_op(k bigint) RETURNS bigint "
-                     "LANGUAGE sql VOLATILE AS $$ INSERT INTO fb_oplog "
-                     "VALUES (inet_client_addr(), clock_timestamp()); SELECT k $$")
-    pytester.makepyfile(test_cut=CUT_BENCH.format(target=hosts_db.target,
-                                                  table=hosts_db.table))
     keep, cut = hosts.hosts
-    args = [*_args(hosts, hosts_db, python, pytester.path), "--max-worker-restart=0",
-            f"--flakebench-dead-after={DEAD_S}", f"--flakebench-drain-timeout={DRAIN_S}",
-            f"--flakebench-store-outage={OUTAGE_S}"]
-    env = {**__import__("os").environ}
-    proc = subprocess.Popen([python, "-m", "pytest", *args], cwd=pytester.path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _start_logged_run(pytester, hosts, hosts_db, python, "8s")
     try:
-        # cut 2 s into the measurement: wait until the target sees both hosts' load
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with psycopg.connect(hosts_db.local) as conn:
-                seen = conn.execute("SELECT count(DISTINCT addr) FROM fb_oplog").fetchone()
-            if seen == (2,):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the load never started on both hosts")
+        # cut 2 s into the measurement (the load on both hosts has begun)
         time.sleep(2.5)
         hosts.cut(cut)
         cut_at = time.time()
@@ -166,37 +174,13 @@ def test_a_worker_cut_off_from_the_control_plane_stops_loading_on_its_own(
     still reaches the target: its worker must stop loading within the drain timeout once the
     outage it may ride out is over, not at the safety margin after the planned end. The
     target's own log of every operation (client address, time) says when it stopped."""
-    import subprocess
-    import time
-
     import psycopg
 
     from pytest_flakebench.drivers.pgnet import DEAD_LINK_S
 
-    with psycopg.connect(hosts_db.local, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS fb_oplog (addr inet, at timestamptz)")
-        conn.execute("TRUNCATE fb_oplog")
-        conn.execute("CREATE OR REPLACE FUNCTION fb_logged_op(k bigint) RETURNS bigint "
-                     "LANGUAGE sql VOLATILE AS $$ INSERT INTO fb_oplog "
-                     "VALUES (inet_client_addr(), clock_timestamp()); SELECT k $$")
-    pytester.makepyfile(test_cut=CUT_BENCH.format(target=hosts_db.target,
-                                                  table=hosts_db.table).replace('"8s"', '"20s"'))
     keep, cut = hosts.hosts
-    args = [*_args(hosts, hosts_db, python, pytester.path), "--max-worker-restart=0",
-            f"--flakebench-dead-after={DEAD_S}", f"--flakebench-drain-timeout={DRAIN_S}",
-            f"--flakebench-store-outage={OUTAGE_S}"]
-    proc = subprocess.Popen([python, "-m", "pytest", *args], cwd=pytester.path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _start_logged_run(pytester, hosts, hosts_db, python, "20s")
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with psycopg.connect(hosts_db.local) as conn:
-                seen = conn.execute("SELECT count(DISTINCT addr) FROM fb_oplog").fetchone()
-            if seen == (2,):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the load never started on both hosts")
         time.sleep(1.5)
         hosts.block(cut, hosts.second)
         cut_at = time.time()
