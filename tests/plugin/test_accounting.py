@@ -119,7 +119,7 @@ def test_200_connections_open_before_a_short_warmup(tmp_path: Path, owned_pg: An
     """Connection set-up is not part of any window: warmup 0.1 s with 200 connections."""
     import psycopg
 
-    from tests.plugin.test_load_modes import run_in_process
+    from tests.inprocess import run_in_process
 
     dsn = owned_pg.dsn("postgres")
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.plugin.test_load_modes import run_in_process
+from tests.inprocess import run_in_process
 
 pytestmark = pytest.mark.postgres
 
@@ -24,7 +24,7 @@ def test_target_stopped_for_three_seconds(tmp_path: Path, owned_pg_ctl: Any) -> 
         conn.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 10000) g")
     down: dict[str, float] = {}
 
-    def outage() -> None:
+    def outage(_coordinator: object) -> None:
         time.sleep(3.0)  # warmup 0.5 s, then 2.5 s of measurement before the outage
         down["from"] = time.time()
         owned_pg_ctl.stop("immediate")  # every session is cut, as in a crash

@@ -8,13 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.inprocess import run_in_process
 
 pytestmark = pytest.mark.postgres
 
@@ -139,53 +139,19 @@ def test_sigint_to_the_controller_cancels_and_stores(pytester: pytest.Pytester, 
 
 def test_set_worker_target_parks_and_wakes_connections(tmp_path: Path, pg_dsn: str,
                                                       pg_orders: str) -> None:
-    from pytest_flakebench.control.plane import open_control_plane
-    from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
-    from pytest_flakebench.distributed.worker import WorkerContext, run_worker
-    from pytest_flakebench.judge.results import RunResult
-    from pytest_flakebench.template.model import Template
-    from pytest_flakebench.template.targets import ResolvedTarget
+    from pytest_flakebench.distributed.coordinator import Coordinator
 
-    plane = open_control_plane(f"sqlite:///{tmp_path / 'control.db'}")
-    kept: list[RunResult] = []
+    def retarget(coordinator: Coordinator) -> None:
+        time.sleep(1.5)
+        coordinator.set_worker_target("main", 1)
+        time.sleep(1.0)
+        coordinator.set_worker_target("main", 3)
 
-    def keep(result: RunResult) -> RunResult:
-        kept.append(result)
-        return result
-
-    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=keep)
-    template = Template.model_validate({
+    # the controller's copy of the result carries the per-second snapshots
+    result = run_in_process(tmp_path, {
         "target": pg_dsn, "table": f"public.{pg_orders}", "mix": {"point_lookup": 100},
         "concurrency": 4, "duration": "3s", "warmup": "0s",
-    })
-    session, run_id = uuid.uuid4().hex, uuid.uuid4().hex
-    plane.create_run(run_id=run_id, session_id=session, test_id="t::x", participants=["main"])
-    coordinator.submit(run_id)
-    ctx = WorkerContext(plane=plane, session_id=session, worker_id="main", base_dir=tmp_path,
-                        duration_scale=1.0, join_timeout_s=30, drain_timeout_s=10)
-    out: list[RunResult] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            out.append(run_worker(ctx, test_id="t::x", template=template,
-                                  target=ResolvedTarget(url=pg_dsn)))
-        except BaseException as exc:
-            errors.append(exc)
-
-    worker = threading.Thread(target=work)
-    worker.start()
-    time.sleep(1.5)
-    coordinator.set_worker_target("main", 1)
-    time.sleep(1.0)
-    coordinator.set_worker_target("main", 3)
-    worker.join(timeout=30)
-    coordinator.close()
-    plane.close()
-    assert not errors, errors
-    (returned,) = out
-    (result,) = kept  # the controller's copy carries the per-second snapshots
-    assert returned.run_id == result.run_id
+    }, retarget)
     actives = [s.active_connections for s in result.snapshots]
     assert actives[0] == 4
     assert 1 in actives
@@ -195,4 +161,3 @@ def test_set_worker_target_parks_and_wakes_connections(tmp_path: Path, pg_dsn: s
     # parked connections end in the first low interval, after that only one connection works
     assert all(s.in_flight <= 1 for s in low[1:])
     assert result.control["lag_ms"]["count"] >= 4  # 2 targets + START + SET_PHASE… applied
-    assert result.run_id == run_id

@@ -3,62 +3,22 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_flakebench.judge.results import RunResult
+from tests.inprocess import run_in_process
 
 pytestmark = pytest.mark.postgres
-
-
-def run_in_process(tmp_path: Path, template_fields: dict[str, Any],
-                   during: Any = None) -> RunResult:
-    """The -n 0 path (control plane, controller thread, one worker) with ``during()`` mid-run."""
-    from pytest_flakebench.control.plane import open_control_plane
-    from pytest_flakebench.distributed.coordinator import ControllerSettings, Coordinator
-    from pytest_flakebench.distributed.worker import WorkerContext, run_worker
-    from pytest_flakebench.template.model import Template
-    from pytest_flakebench.template.targets import ResolvedTarget
-
-    template = Template.model_validate(template_fields)
-    plane = open_control_plane(f"sqlite:///{tmp_path / f'control-{uuid.uuid4().hex}.db'}")
-    kept: list[RunResult] = []
-
-    def keep(result: RunResult) -> RunResult:
-        kept.append(result)
-        return result
-
-    coordinator = Coordinator(plane, settings=ControllerSettings(), keep=keep)
-    session, run_id = uuid.uuid4().hex, uuid.uuid4().hex
-    plane.create_run(run_id=run_id, session_id=session, test_id="t::x", participants=["main"])
-    coordinator.submit(run_id)
-    ctx = WorkerContext(plane=plane, session_id=session, worker_id="main", base_dir=tmp_path,
-                        duration_scale=1.0, join_timeout_s=30, drain_timeout_s=10)
-    side = threading.Thread(target=during) if during else None
-    if side:
-        side.start()
-    try:
-        run_worker(ctx, test_id="t::x", template=template,
-                   target=ResolvedTarget(url=template.target))
-    finally:
-        if side:
-            side.join()
-        coordinator.close()
-        plane.close()
-    (result,) = kept
-    return result
 
 
 def stall(dsn: str, table: str, *, after_s: float, hold_s: float) -> Any:
     """A side connection that locks the table for ``hold_s`` after ``after_s``."""
     import psycopg
 
-    def hold() -> None:
+    def hold(_coordinator: object) -> None:
         time.sleep(after_s)
         with psycopg.connect(dsn) as conn, conn.transaction():
             conn.execute(f"LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.plugin.test_load_modes import run_in_process
+from tests.inprocess import run_in_process
 
 pytestmark = pytest.mark.postgres
 
