@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,16 @@ def test_snowflake_polling_backs_off_and_resets() -> None:
     assert FAST.queries_per_s(2) == pytest.approx(106.0)
 
 
+def _make_kv(path: Path, rows: int) -> None:
+    """The SQLite target: ``kv(id, v)`` with ids 1..rows."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.executemany("INSERT INTO kv VALUES (?, 'x')", [(i,) for i in range(1, rows + 1)])
+        conn.commit()
+    finally:
+        conn.close()
+
 def test_snowflake_store_with_two_workers_uses_a_private_sqlite_control_plane(
         pytester: pytest.Pytester, fakesnow_server: dict[str, object],
         fakesnow_db: str) -> None:
@@ -63,11 +74,7 @@ def test_snowflake_store_with_two_workers_uses_a_private_sqlite_control_plane(
 
     store = fakesnow_url(fakesnow_server, fakesnow_db, "RESULTS")
     assert main(["store", "init", store, "--no-hybrid"]) == 0
-    conn = sqlite3.connect(pytester.path / "target.db")
-    conn.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
-    conn.executemany("INSERT INTO kv VALUES (?, 'x')", [(i,) for i in range(1, 2001)])
-    conn.commit()
-    conn.close()
+    _make_kv(pytester.path / "target.db", 2000)
     pytester.makepyfile(BENCH)
     result = pytester.runpytest_subprocess("-n", "2", "--flakebench",
                                            f"--flakebench-store={store}",
@@ -106,11 +113,7 @@ def _rows(db: str, table: str) -> int:
 def test_control_url_apart_from_the_store(pytester: pytest.Pytester,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """``FLAKEBENCH_CONTROL`` (same as --flakebench-control / ini) moves the control tables."""
-    conn = sqlite3.connect(pytester.path / "target.db")
-    conn.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
-    conn.executemany("INSERT INTO kv VALUES (?, 'x')", [(i,) for i in range(1, 101)])
-    conn.commit()
-    conn.close()
+    _make_kv(pytester.path / "target.db", 100)
     pytester.makepyfile(SQLITE_BENCH)
     monkeypatch.setenv("FLAKEBENCH_CONTROL", f"sqlite:///{pytester.path / 'control.db'}")
     result = pytester.runpytest("--flakebench", "--flakebench-store=sqlite:///store.db")
