@@ -23,13 +23,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from pytest_flakebench.distributed.follower import POLL_S
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.pgstore import throwaway_store
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 console = Console()
@@ -132,20 +134,9 @@ def main() -> int:
         run_pytest(folder, args.workers, "sqlite:///store.db")
         results["sqlite store"] = lags_sqlite(folder / "store.db")
         try:
-            import psycopg
-
-            name = f"fb_lag_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(args.dsn, autocommit=True) as conn:
-                conn.execute(f"CREATE DATABASE {name}")
-            url = args.dsn.rsplit("/", 1)[0] + f"/{name}"
-            try:
-                subprocess.run([sys.executable, "-m", "pytest_flakebench.cli.main", "store",
-                                "init", url], check=True, capture_output=True)
+            with throwaway_store(args.dsn, "fb_lag") as url:
                 run_pytest(folder, args.workers, url)
                 results["postgresql store"] = lags_postgres(url)
-            finally:
-                with psycopg.connect(args.dsn, autocommit=True) as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         except Exception as exc:  # no server: report the SQLite figures alone
             console.print(f"[yellow]PostgreSQL store skipped: {exc}[/yellow]")
         if args.snowflake_store:

@@ -238,28 +238,12 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def fresh_database(base_dsn: str) -> tuple[str, str]:
+def with_statement_counts(url: str) -> None:
+    """pg_stat_statements in the store's database (the queries/s figure reads it)."""
     import psycopg
 
-    from pytest_flakebench.stores import open_store
-
-    name = f"fb_scale_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = base_dsn.rsplit("/", 1)[0] + f"/{name}"
-    store = open_store(url)
-    store.init_schema()
-    store.close()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    return name, url
-
-
-def drop_database(base_dsn: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(base_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def main() -> int:
@@ -275,11 +259,13 @@ def main() -> int:
                                       "its own")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
+    sys.path.insert(0, str(HERE.parent))  # tests/: the throwaway store, the owned cluster
+    from tests.pgstore import throwaway_store
+
     cluster = None
     if args.dsn:
         base = args.dsn
     else:
-        sys.path.insert(0, str(HERE.parent))
         from tests.pgcluster import PgCluster, find_binaries
 
         binaries = find_binaries()
@@ -292,11 +278,9 @@ def main() -> int:
     try:
         for n in (int(x) for x in args.workers.split(",")):
             for mode in args.modes.split(","):
-                name, url = fresh_database(base)
-                try:
+                with throwaway_store(base, "fb_scale") as url:
+                    with_statement_counts(url)
                     fig = measure(url, n, mode, args.seconds, args.processes)
-                finally:
-                    drop_database(base, name)
                 figures.append(fig)
                 print(json.dumps(fig), flush=True)
     finally:

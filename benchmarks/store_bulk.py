@@ -18,15 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytest_flakebench.judge.results import QueryRecord, RunResult
 from pytest_flakebench.stores import open_store
 from tests.integration.factories import make_run
+from tests.pgstore import throwaway_database
 
 
 def big_run(rows: int, table: str = "snapshots") -> RunResult:
@@ -94,17 +93,9 @@ def main() -> None:
         sqlite_url = f"sqlite:///{tmp}/bulk.db"
         results.append(("sqlite", timed_save(sqlite_url, big_run(args.rows, args.table))))
     try:
-        import psycopg
 
-        name = f"fb_bulk_{uuid.uuid4().hex[:8]}"  # a throwaway database, dropped after
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        try:
-            url = urlunsplit(urlsplit(args.pg)._replace(path=f"/{name}"))
+        with throwaway_database(args.pg, "fb_bulk") as url:
             results.append(("postgresql", timed_save(url, big_run(args.rows, args.table))))
-        finally:
-            with psycopg.connect(args.pg, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name}")
     except Exception as exc:
         results.append(("postgresql", f"skipped: {str(exc).splitlines()[0]}"))
     try:
