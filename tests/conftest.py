@@ -15,6 +15,7 @@ from pytest_flakebench.urls import redact_url
 from tests.pgstore import throwaway_database, throwaway_store
 
 if TYPE_CHECKING:
+    from pytest_flakebench.judge.results import RunResult
     from tests.pgcluster import ExternalCluster, PgCluster
 
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -183,6 +184,19 @@ def pg_count(dsn: str, table: str) -> int:
         assert row is not None
         return int(row[0])
 
+
+
+def stored_run(url: str, run_id: str) -> RunResult:
+    """Run ``run_id`` as the store at ``url`` gives it back; fails the test when it is not there."""
+    from pytest_flakebench.stores import open_store
+
+    store = open_store(url)
+    try:
+        run = store.get_run(run_id)
+    finally:
+        store.close()
+    assert run is not None, f"run {run_id} is not in {redact_url(url)}"
+    return run
 
 # -- Snowflake: the real connector talking HTTP to a local fakesnow server ---------------------
 

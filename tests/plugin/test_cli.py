@@ -11,6 +11,7 @@ import pytest
 
 from pytest_flakebench.cli.main import main
 from pytest_flakebench.stores import open_store
+from tests.conftest import stored_run
 from tests.integration.factories import make_run
 
 T0 = 1_732_680_000.0
@@ -85,13 +86,7 @@ def test_show_prints_tables_and_json(store_url: str, capsys: pytest.CaptureFixtu
     assert "ms" in out  # latencies go through format_us
     assert main(["show", "bbbb2222-mid", "--store", store_url, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    store = open_store(store_url)
-    try:
-        run = store.get_run("bbbb2222-mid")
-    finally:
-        store.close()
-    assert run is not None
-    assert data == run.to_dict()
+    assert data == stored_run(store_url, "bbbb2222-mid").to_dict()
     assert len(data["snapshots"]) == 6
 
 
@@ -188,12 +183,6 @@ def test_upload_sends_spooled_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert main(["upload", "--store", url]) == 0
     assert "uploaded run spooled1" in capsys.readouterr().out
     assert not list(spool.glob("*.json"))
-    store = open_store(url)
-    try:
-        stored = store.get_run("spooled1")
-    finally:
-        store.close()
-    assert stored is not None
-    assert stored.to_dict() == run.to_dict()
+    assert stored_run(url, "spooled1").to_dict() == run.to_dict()
     assert main(["upload", "--store", url]) == 0  # nothing left: says so, exits 0
     assert "no spooled runs" in capsys.readouterr().out

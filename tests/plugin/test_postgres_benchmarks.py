@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import pg_count
+from tests.conftest import pg_count, stored_run
 
 pytestmark = pytest.mark.postgres
 
@@ -66,25 +66,13 @@ def test_tight_p95_fails_naming_metric_limit_and_measured(pytester: pytest.Pytes
 
 
 def test_runs_are_stored_in_a_postgres_store(pytester: pytest.Pytester, pg_dsn: str,
-                                             pg_orders: str) -> None:
-    from pytest_flakebench.stores import open_store
-
-    store = open_store(pg_dsn)
-    try:
-        store.init_schema()
-    finally:
-        store.close()
+                                             pg_orders: str, pg_store: str) -> None:
     pytester.makepyfile(OLTP.format(dsn=pg_dsn, table=pg_orders, duration="1s", warmup="0s",
                                     slo=LAX))
-    result = pytester.runpytest("--flakebench", f"--flakebench-store={pg_dsn}",
+    result = pytester.runpytest("--flakebench", f"--flakebench-store={pg_store}",
                                 "--flakebench-json=out.json")
     result.assert_outcomes(passed=1)
     (run,) = json.loads((pytester.path / "out.json").read_text())["runs"]
-    store = open_store(pg_dsn)
-    try:
-        stored = store.get_run(run["run_id"])
-    finally:
-        store.close()
-    assert stored is not None
+    stored = stored_run(pg_store, run["run_id"])
     assert stored.overall.ops == run["overall"]["ops"]
     assert stored.kinds["insert"].histogram == run["kinds"]["insert"]["histogram"]

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from pytest_flakebench.stores import open_store
-from tests.conftest import fakesnow_sql, fakesnow_url
+from tests.conftest import fakesnow_sql, fakesnow_url, stored_run
 
 BENCH = """
 import pytest
@@ -48,13 +47,7 @@ def test_cost_in_json_summary_store_and_html(pytester: pytest.Pytester, orders: 
     assert cost["amount"] == pytest.approx(3 * 60 / 3600)
     result.stdout.fnmatch_lines(["cost test_orders (run *): 0.0167 credits (X-Small × 1 "
                                  "cluster, 60 s billed) = 0.05 at 3.00/credit"])
-    store = open_store(f"sqlite:///{pytester.path / 'store.db'}")
-    try:
-        stored = store.get_run(run["run_id"])
-        assert stored is not None
-        assert stored.cost == cost
-    finally:
-        store.close()
+    assert stored_run(f"sqlite:///{pytester.path / 'store.db'}", run["run_id"]).cost == cost
     assert "warehouse credits" in (pytester.path / "r.html").read_text()
 
 

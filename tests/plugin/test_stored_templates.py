@@ -7,8 +7,8 @@ import json
 import pytest
 
 from pytest_flakebench.cli.main import main
-from pytest_flakebench.stores import open_store
 from pytest_flakebench.template.load import load_template_file
+from tests.conftest import stored_run
 from tests.plugin.test_sqlite_benchmarks import make_orders_db
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -93,13 +93,7 @@ def test_marker_uses_a_stored_template_and_records_which(
     assert run["template"]["concurrency"] == 1  # the marker keyword overrides the template
     assert run["template"]["table"] == "orders"
     assert run["template"]["seed"] == concurrency  # the version asked for
-    kept = open_store(store)
-    try:
-        stored_run = kept.get_run(run["run_id"])
-    finally:
-        kept.close()
-    assert stored_run is not None
-    assert stored_run.template["template_source"] == source
+    assert stored_run(store, run["run_id"]).template["template_source"] == source
 
 
 def test_a_file_template_records_its_path(pytester: pytest.Pytester, store: str) -> None:
