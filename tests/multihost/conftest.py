@@ -51,8 +51,8 @@ def hosts_db(hosts: NamespaceHosts) -> Iterator[HostsDb]:
     pytest.importorskip("psycopg")
     import psycopg
 
-    from pytest_flakebench.stores import open_store
     from tests.pgcluster import ClusterUnavailable, PgCluster, find_binaries
+    from tests.pgstore import init_store
 
     binaries = find_binaries()
     if binaries is None:
@@ -80,9 +80,7 @@ def hosts_db(hosts: NamespaceHosts) -> Iterator[HostsDb]:
         remote = f"postgresql://postgres@{hosts.gateway}:{cluster.port}"
         # the store (control plane) on the bridge's second address: a host can lose it alone
         control = f"postgresql://postgres@{hosts.second}:{cluster.port}/store"
-        store = open_store(control)
-        store.init_schema()
-        store.close()
+        init_store(control)
         yield HostsDb(target=f"{remote}/bench", store=control, local=local,
                       local_store=cluster.dsn("store"), table=table)
     finally:

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from tests.pgcluster import PgCluster
+from tests.pgstore import init_store
 from tests.plugin.test_sqlite_benchmarks import make_orders_db
 
 pytestmark = [pytest.mark.postgres,
@@ -37,15 +38,8 @@ def test_blip():
 
 def _store(cluster: PgCluster) -> str:
     """A fresh, initialised store database on the cluster."""
-    name = f"fb_store_{uuid.uuid4().hex[:8]}"
-    url = cluster.dsn(name)
-    from pytest_flakebench.stores import open_store
-
-    store = open_store(url)
-    try:
-        store.init_schema()
-    finally:
-        store.close()
+    url = cluster.dsn(f"fb_store_{uuid.uuid4().hex[:8]}")
+    init_store(url)
     return url
 
 
