@@ -137,11 +137,32 @@ def test_sigint_to_the_controller_cancels_and_stores(pytester: pytest.Pytester, 
     assert 0.5 < stored[2] < 30
 
 
+
+def _wait_for_lookups(dsn: str, table: str, timeout_s: float = 30.0) -> None:
+    """Return once a session on the server has run the benchmark's point lookup on ``table``
+    (the tag and the table's unique name: other tests share the server)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s "
+                               "AND query LIKE %s AND pid <> pg_backend_pid()",
+                               ("%flakebench:point_lookup%", f"%{table}%")).fetchone()
+            if row and row[0] > 0:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"no point lookup on {table} within {timeout_s} s")
+
+
 def test_set_worker_target_parks_and_wakes_connections(tmp_path: Path, pg_dsn: str,
                                                       pg_orders: str) -> None:
     from pytest_flakebench.distributed.coordinator import Coordinator
 
     def retarget(coordinator: Coordinator) -> None:
+        # from the load's start, not the run's: connecting and profiling the table took over
+        # 1.5 s on a busy machine, and the first snapshot then already showed the new target
+        _wait_for_lookups(pg_dsn, pg_orders)
         time.sleep(1.5)
         coordinator.set_worker_target("main", 1)
         time.sleep(1.0)
