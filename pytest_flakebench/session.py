@@ -4,7 +4,8 @@ Every run goes through the control plane, with or without xdist: the controlling
 xdist controller, or the single pytest process) owns a ``Coordinator`` thread that drives each
 run and stores its merged result; every process that runs the benchmark item is a worker. So
 ``-n 0`` and ``-n N`` share one code path and produce the same shape of results. Heavy modules
-are imported only when a benchmark actually runs.
+are imported only when a benchmark actually runs. What the session shows and writes (live
+lines, the summary, HTML and JSON) is ``session_report``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import logging
 import shutil
 import tempfile
 import uuid
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_flakebench import session_report
 from pytest_flakebench.options import Settings
 
 if TYPE_CHECKING:
@@ -38,41 +39,6 @@ log = logging.getLogger("pytest_flakebench")
 SPOOL_DIR = Path(".flakebench") / "spool"
 SESSION_INPUT = "flakebench_session"
 CONTROL_INPUT = "flakebench_control"
-
-
-def spooled_line(path: Path) -> str:
-    """The one line that says where an unstored run went and how to send it."""
-    return f"results store unreachable: run spooled to {path}, send with `flakebench upload`"
-
-
-class _Printer:
-    """Live lines on the controlling terminal (rewritten in place on a TTY)."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.reporter = config.pluginmanager.get_plugin("terminalreporter")
-        self.capman = config.pluginmanager.get_plugin("capturemanager")
-        self.quiet = config.get_verbosity() < -1 or self.reporter is None
-        self.count = 0
-
-    def __call__(self, line: str, final: bool) -> None:
-        reporter = self.reporter
-        if self.quiet or reporter is None:
-            return
-        self.count += 1
-        guard: Any = self.capman.global_and_fixture_disabled() if self.capman else nullcontext()
-        with guard:
-            if reporter.isatty:
-                if self.count == 1:
-                    reporter.ensure_newline()
-                    reporter.write(line, flush=True)
-                else:
-                    reporter.rewrite(line, flush=True)
-                if final:
-                    reporter.write("\n", flush=True)
-            elif final or self.count % 5 == 1:
-                reporter.write_line(line, flush=True)
-        if final:
-            self.count = 0
 
 
 def with_cost(result: RunResult, credit_price: float | None) -> RunResult:
@@ -198,7 +164,8 @@ class BenchSession:
 
             s = self.settings
             self._coordinator = coordinator = Coordinator(
-                self.plane(), keep=self.keep, show=_Printer(self.config), handoff=self.handoff,
+                self.plane(), keep=self.keep, show=session_report.LivePrinter(self.config),
+                handoff=self.handoff,
                 settings=ControllerSettings(
                     duration_scale=s.duration_scale, join_timeout_s=s.join_timeout_s,
                     dead_after_s=s.dead_after_s, stale_after_s=min(2.0, s.dead_after_s / 2),
@@ -297,72 +264,24 @@ class BenchSession:
         user = json.loads(json.dumps(user, sort_keys=True, default=str))
         return dataclasses.replace(result, fingerprint={**result.fingerprint, "user": user})
 
-    def _open_store_quietly(self) -> ResultStore | None:
-        from pytest_flakebench.errors import FlakebenchError
+    # -- reporting (session_report) ---------------------------------------------------------
 
-        try:
-            return self.store()
-        except FlakebenchError:
-            return None
-
-    # -- reporting ---------------------------------------------------------------------------
+    @property
+    def opened_store(self) -> ResultStore | None:
+        """The results store if this session has opened it (never opens it)."""
+        return self._store
 
     def terminal_summary(self, reporter: pytest.TerminalReporter) -> None:
         """The end-of-session table of every run."""
-        for line in self.recovered:
-            reporter.write_line(f"flakebench: recovered {line}", yellow=True)
-        if not self.results:
-            return
-        from pytest_flakebench.report.text import render, summary_lines
+        session_report.terminal_summary(self, reporter)
 
-        reporter.write_sep("=", "flakebench")
-        width = max(self.config.get_terminal_writer().fullwidth, 80)
-        # the summary fits any width; the wider tables below fold instead, so give them room
-        # (CI logs are not 80 columns wide)
-        table_width = max(width, 140)
-        columns: list[str] = []
-        cells: list[list[str]] = []
-        for run in self.results:
-            row: dict[str, str] = {}
-            for found in self.config.hook.pytest_flakebench_summary_row(config=self.config,
-                                                                       result=run):
-                row.update({str(k): str(v) for k, v in (found or {}).items()})
-            columns.extend(k for k in row if k not in columns)
-            cells.append([row.get(c, "") for c in columns])
-        cells = [c + [""] * (len(columns) - len(c)) for c in cells]
-        for text in summary_lines(self.results, width=width, extra_columns=columns,
-                                  extra_cells=cells):
-            reporter.write_line(text)
-        from pytest_flakebench.report.text import summary_notes
+    def write_html(self) -> None:
+        """Write ``--flakebench-html`` (controller only): the runs beside their baselines."""
+        session_report.write_html(self)
 
-        for note in summary_notes(self.results):
-            reporter.write_line(f"note: {note}")
-        from pytest_flakebench.report.text import steps_table
-
-        for run in self.results:
-            if run.steps:
-                reporter.write_line(render(steps_table(run), width=table_width,
-                                           color=reporter.hasmarkup))
-        self._comparison_summary(reporter, table_width)
-        for run in self.results:
-            if run.cost:
-                from pytest_flakebench.judge.cost import RunCost
-
-                reporter.write_line(f"cost {run.test.rsplit('::', 1)[-1]} (run "
-                                    f"{run.run_id[:8]}): {RunCost(**run.cost).describe()}")
-        from pytest_flakebench.evidence.report import evidence_summary
-
-        for line in evidence_summary(self.results, width=width, color=reporter.hasmarkup):
-            reporter.write_line(line)
-        if self.settings.html_path is not None:
-            reporter.write_line(f"HTML report written to {self.settings.html_path}")
-        if self._store is not None and self.stored:
-            reporter.write_line(f"stored in {self._store.redacted_url} "
-                                f"(flakebench runs / flakebench show RUN_ID)")
-        for path in self.spooled.values():
-            reporter.write_line(spooled_line(path), yellow=True)
-        if self.settings.json_path is not None:
-            reporter.write_line(f"JSON written to {self.settings.json_path}")
+    def write_json(self) -> None:
+        """Write ``--flakebench-json`` (controller only)."""
+        session_report.write_json(self)
 
     def gate(self) -> RegressionGate:
         """The session's regression gate (made on first use)."""
@@ -378,49 +297,6 @@ class BenchSession:
     def comparison(self, result: RunResult) -> Comparison | None:
         """``result`` against its baseline, when the session or the test asked (cached)."""
         return self.gate().comparison_for(result)
-
-    def _comparison_summary(self, reporter: pytest.TerminalReporter, width: int) -> None:
-        from pytest_flakebench.report.compare_text import summary_table
-        from pytest_flakebench.report.text import render
-
-        found = [c for r in self.results if (c := self.comparison(r)) is not None]
-        if found:
-            reporter.write_line(render(summary_table(found), width=width,
-                                       color=reporter.hasmarkup))
-        for c in found:  # in full on one line each: logs are searched for these
-            if c.differences:
-                reporter.write_line(f"{c.test}: not comparable with run {c.baseline_id}: "
-                                    + "; ".join(d.describe() for d in c.differences),
-                                    yellow=True)
-
-    def write_html(self) -> None:
-        """Write ``--flakebench-html`` (controller only): the runs beside their baselines."""
-        if self.settings.html_path is None or self.is_worker or not self.results:
-            return
-        from pytest_flakebench.report.html import write_session_report
-
-        path = self.settings.html_path
-        if not path.is_absolute():
-            path = Path(self.config.invocation_params.dir) / path
-        comparisons = [c for r in self.results if (c := self.comparison(r)) is not None]
-        write_session_report(path, self.results, comparisons, self._baseline_runs(comparisons))
-
-    def _baseline_runs(self, comparisons: list[Comparison]) -> dict[str, RunResult]:
-        store = self._open_store_quietly()
-        found: dict[str, RunResult] = {}
-        if store is None:
-            return found
-        from pytest_flakebench.errors import FlakebenchError
-
-        for c in comparisons:
-            if c.baseline_id and c.baseline_id not in found:
-                try:
-                    run = store.get_run(c.baseline_id)
-                except FlakebenchError:
-                    continue
-                if run is not None:
-                    found[c.baseline_id] = run
-        return found
 
     def wait_for_runs(self) -> None:
         """(Controller) let the runs in flight end and be stored."""
@@ -441,17 +317,6 @@ class BenchSession:
         if self._coordinator is not None:
             self._coordinator.cancel(reason)
             self.wait_for_runs()
-
-    def write_json(self) -> None:
-        """Write ``--flakebench-json`` (controller only)."""
-        if self.settings.json_path is None or self.is_worker:
-            return
-        from pytest_flakebench.report.json_out import write_json
-
-        path = self.settings.json_path
-        if not path.is_absolute():
-            path = Path(self.config.invocation_params.dir) / path
-        write_json(path, self.results)
 
     def finish(self) -> None:
         """Close the controller, the control plane and the store (idempotent)."""
