@@ -1,9 +1,7 @@
 """Snowflake driver (``snowflake-connector-python``, the ``snowflake`` extra), qmark binds.
 
-URL: ``snowflake://user:password@account/database/schema?warehouse=WH&role=R``; every other query
-parameter is passed to ``snowflake.connector.connect`` as a keyword (``true``/``false`` and
-integers converted), so a local emulator is reached with
-``?host=127.0.0.1&port=8765&protocol=http``.
+URL: ``snowflake://user:password@account/database/schema?warehouse=WH&role=R`` (see
+``snowflake_connect``, which reaches the account for the driver and the stores).
 
 Query tags: every connection opens with the session parameter ``QUERY_TAG`` =
 ``flakebench:run=<tag>`` (set at login, before the start barrier); each statement also carries
@@ -25,20 +23,25 @@ import re
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pytest_flakebench.drivers import snowflake_names as names
 from pytest_flakebench.drivers import snowflake_statements as S
 from pytest_flakebench.drivers.base import Dialect, ErrorClass
-from pytest_flakebench.errors import ConfigError, TargetError
+from pytest_flakebench.drivers.snowflake_connect import (
+    connect_kwargs,
+    connector,
+    error_code,
+    open_connection,
+    scrub,
+    secrets_of,
+)
+from pytest_flakebench.drivers.snowflake_context import CatalogContext
+from pytest_flakebench.errors import TargetError
 from pytest_flakebench.identifiers import TableName
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
 from pytest_flakebench.sqltext import count_placeholders
 from pytest_flakebench.urls import redact_url
 
-INSTALL_HINT = ("snowflake:// needs snowflake-connector-python: "
-                "pip install 'pytest-flakebench[snowflake]'")
-LOGIN_TIMEOUT_S = 15
 _KIND_RE = re.compile(r"^\s*/\*\s*flakebench:([A-Za-z0-9_]+)\s*\*/")
 _FIRST_WORD_RE = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)*([A-Za-z]+)", re.S)
 _CHECKABLE = frozenset({"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE"})
@@ -51,96 +54,6 @@ _TYPE_CLASSES: dict[str, TypeClass] = {
     "TIMESTAMP_LTZ": "timestamp", "TIMESTAMP_TZ": "timestamp", "TIMESTAMP": "timestamp",
     "DATETIME": "timestamp", "BINARY": "bytes", "VARBINARY": "bytes",
 }
-
-
-def connector() -> Any:
-    """``snowflake.connector``, imported on first use; ``ConfigError`` with the install hint."""
-    try:
-        import snowflake.connector
-    except ImportError:
-        raise ConfigError(INSTALL_HINT) from None
-    return snowflake.connector
-
-
-def _convert(value: str) -> object:
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if re.fullmatch(r"-?\d+", value):
-        return int(value)
-    return value
-
-
-def connect_kwargs(url: str, password: str | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``snowflake.connector.connect`` from a ``snowflake://`` URL.
-
-    ``password`` is used when the URL has none (a stored connection, or an env variable).
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise ConfigError(f"{redact_url(url)}: not a valid snowflake:// URL") from None
-    netloc = parts.netloc
-    userinfo, _, account = netloc.rpartition("@")
-    user, _, raw_pw = userinfo.partition(":")
-    if not account or not user:
-        raise ConfigError(
-            f"{redact_url(url)}: expected snowflake://user[:password]@account/database/schema"
-            "?warehouse=WH&role=ROLE"
-        )
-    kwargs: dict[str, Any] = {"user": unquote(user), "account": unquote(account)}
-    secret = unquote(raw_pw) if raw_pw else password
-    if secret:
-        kwargs["password"] = secret
-    path = [unquote(p) for p in parts.path.split("/") if p]
-    if len(path) > 2:
-        raise ConfigError(f"{redact_url(url)}: the path is /database/schema, got {len(path)} "
-                          "parts")
-    if path:
-        kwargs["database"] = path[0]
-    if len(path) > 1:
-        kwargs["schema"] = path[1]
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        kwargs[key] = _convert(value)
-    kwargs.setdefault("login_timeout", LOGIN_TIMEOUT_S)
-    return kwargs
-
-
-def secrets_of(kwargs: dict[str, Any]) -> list[str]:
-    """The secret values among connect kwargs, longest first, to scrub from messages."""
-    names = ("password", "token", "passcode", "private_key_file_pwd")
-    return sorted({str(kwargs[n]) for n in names if kwargs.get(n)}, key=len, reverse=True)
-
-
-def open_connection(kwargs: dict[str, Any], *, query_tag: str, shown: str,
-                    secrets: Sequence[str], error: type[Exception] = TargetError,
-                    session: dict[str, object] | None = None) -> Any:
-    """One qmark connection with ``QUERY_TAG`` (and ``session``) set at login."""
-    sf = connector()
-    params = {"QUERY_TAG": query_tag, "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
-              **(session or {})}
-    try:
-        return sf.connect(**kwargs, paramstyle="qmark", session_parameters=params)
-    except sf.Error as exc:
-        reason = scrub(exc, secrets)
-    raise error(f"cannot connect to {shown}: {reason}\n  check account, user, password "
-                "(from the URL or a stored connection) and the network")
-
-
-def scrub(exc: BaseException | str, secrets: Sequence[str]) -> str:
-    """The first line of a message with every secret replaced by ``***``."""
-    text = str(getattr(exc, "msg", None) or exc).strip()
-    text = text.splitlines()[0] if text else type(exc).__name__
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def error_code(exc: BaseException) -> str:
-    """Snowflake's six-digit error code (``002003``), else the SQLSTATE or class name."""
-    errno = getattr(exc, "errno", None)
-    if isinstance(errno, int) and errno > 0:
-        return f"{errno:06d}"
-    return str(getattr(exc, "sqlstate", None) or type(exc).__name__)
 
 
 def first_word(sql: str) -> str:
@@ -222,10 +135,10 @@ class SnowflakeDriver:
         # The run id when known before preflight (the worker knows it): then the metadata
         # connection's queries carry it too and QUERY_HISTORY joins every query of the run.
         self.run_tag = run_tag or uuid.uuid4().hex[:16]
-        self._context: tuple[Any, Any, Any] | None = None
         self._statement_tags: dict[str, dict[str, str]] = {}
         self._writes: set[str] = set()
         self._meta = self._open()
+        self._catalog = CatalogContext(self._query, self._show, self._kwargs, self.redacted_url)
 
     def tag_run(self, run_id: str) -> None:
         """Use ``run_id`` in every query tag (call before :meth:`connect`)."""
@@ -291,8 +204,9 @@ class SnowflakeDriver:
         if chosen.name is None:
             raise TargetError(
                 f"{self.redacted_url}: warehouse {warehouse!r} (as {wanted}) does not exist or "
-                f"role {self._role() or '(default)'} has no privilege on it: SHOW WAREHOUSES "
-                f"lists {', '.join(sorted(by_name)) or 'none'}; fix ?warehouse= in the URL"
+                f"role {self._catalog.role() or '(default)'} has no privilege on it: "
+                f"SHOW WAREHOUSES lists {', '.join(sorted(by_name)) or 'none'}; fix ?warehouse= "
+                f"in the URL"
             )
         row = by_name[chosen.name]
         found["warehouse"] = chosen.name
@@ -316,66 +230,6 @@ class SnowflakeDriver:
         finally:
             cur.close()
 
-    def _role(self) -> str | None:
-        if self._context is None:
-            db, schema, role = self._query(S.CURRENT_CONTEXT.sql)[0]
-            self._context = (db, schema, role)
-        role = self._context[2]
-        return str(role) if role else None
-
-    def _database(self, requested: str | None) -> str:
-        """The catalog spelling of the database (the table's, else the URL's, else current)."""
-        if self._context is None:
-            self._role()
-        assert self._context is not None
-        current = self._context[0]
-        source = "table" if requested else "URL"
-        requested = requested or self._kwargs.get("database") or (str(current) if current
-                                                                  else None)
-        if not requested:
-            raise TargetError(f"{self.redacted_url} names no database and the user has no "
-                              "default one: use snowflake://user@account/DATABASE/SCHEMA")
-        try:
-            wanted = names.normalise(str(requested))
-        except ValueError as exc:
-            raise TargetError(f"{self.redacted_url}: database {requested!r}: {exc}") from None
-        rows, cols = self._show(S.SHOW_DATABASES.render(pattern=names.string_literal(wanted)))
-        listed = [str(r[cols.index("name")]) for r in rows] if "name" in cols else []
-        chosen = names.pick(str(requested), listed)
-        if chosen.name is None:
-            why = (f"is ambiguous: {', '.join(chosen.candidates)} differ only in case; quote it"
-                   if chosen.ambiguous else
-                   f"does not exist, or role {self._role() or '(default)'} has no privilege on "
-                   "it (SHOW DATABASES does not list it)")
-            raise TargetError(f"database {requested!r} (as {wanted}) named by the {source} "
-                              f"{why}; target {self.redacted_url}")
-        return chosen.name
-
-    def _schema(self, database: str, requested: str | None) -> str:
-        """The catalog spelling of the schema in ``database``."""
-        assert self._context is not None
-        requested = requested or self._kwargs.get("schema") or (
-            str(self._context[1]) if self._context[1] else None)
-        if not requested:
-            raise TargetError(f"{self.redacted_url} names no schema: write 'schema.table' or "
-                              "put the schema in the URL (/DATABASE/SCHEMA)")
-        try:
-            wanted = names.normalise(str(requested))
-        except ValueError as exc:
-            raise TargetError(f"{self.redacted_url}: schema {requested!r}: {exc}") from None
-        rows, cols = self._show(S.SHOW_SCHEMAS.render(pattern=names.string_literal(wanted),
-                                                      database=names.quote(database)))
-        listed = [str(r[cols.index("name")]) for r in rows] if "name" in cols else []
-        chosen = names.pick(str(requested), listed)
-        if chosen.name is None:
-            why = (f"is ambiguous: {', '.join(chosen.candidates)} differ only in case"
-                   if chosen.ambiguous else
-                   f"does not exist in database {database}, or role "
-                   f"{self._role() or '(default)'} has no privilege on it")
-            raise TargetError(f"schema {requested!r} (as {wanted}) {why}; target "
-                              f"{self.redacted_url}")
-        return chosen.name
-
     def describe_table(self, table: TableName) -> TableInfo:
         """Columns and primary key, each name in the catalog's own spelling.
 
@@ -383,8 +237,8 @@ class SnowflakeDriver:
         Snowflake does, else the one catalog name differing only in case), so an error names
         the first missing part: database, schema (or the privilege on it), then table.
         """
-        db = self._database(table.database)
-        schema = self._schema(db, table.schema)
+        db = self._catalog.database(table.database)
+        schema = self._catalog.schema(db, table.schema)
         info_schema = names.quote(db)
         found = self._query(S.FIND_TABLE.render(database=info_schema), (schema, table.name))
         chosen = names.pick(table.name, [str(r[1]) for r in found])
@@ -396,7 +250,7 @@ class SnowflakeDriver:
                 S.LIST_TABLES.render(database=info_schema), (schema,))]
             hint = (f"; tables in {schema}: {', '.join(listed)}" if listed else
                     f"; schema {schema} has no tables the role "
-                    f"{self._role() or '(default)'} can see")
+                    f"{self._catalog.role() or '(default)'} can see")
             raise TargetError(f"table '{table}' (as {names.normalise(table.name)}) not found "
                               f"in {db}.{schema} ({self.redacted_url}){hint}")
         cat_name = chosen.name

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pytest_flakebench.drivers import snowflake_statements as S
-from pytest_flakebench.drivers.snowflake import (
+from pytest_flakebench.drivers.snowflake_connect import (
     connect_kwargs,
     connector,
     error_code,

@@ -9,7 +9,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_flakebench.drivers import snowflake_statements as S
-from pytest_flakebench.drivers.snowflake import connect_kwargs, open_connection, secrets_of
+from pytest_flakebench.drivers.snowflake_connect import (
+    connect_kwargs,
+    open_connection,
+    secrets_of,
+)
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.stores.snowflake_schema import DUPLICATE_RE, primary_keys
 from pytest_flakebench.urls import redact_url

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from pytest_flakebench.drivers import open_driver
-from pytest_flakebench.drivers.snowflake import connect_kwargs, first_word
+from pytest_flakebench.drivers.snowflake import first_word
+from pytest_flakebench.drivers.snowflake_connect import connect_kwargs
 from pytest_flakebench.errors import ConfigError, TargetError
 from pytest_flakebench.identifiers import TableName
 from tests.conftest import fakesnow_sql, fakesnow_url

@@ -68,7 +68,7 @@ def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, .
     if url.startswith("snowflake"):
         import snowflake.connector
 
-        from pytest_flakebench.drivers.snowflake import connect_kwargs
+        from pytest_flakebench.drivers.snowflake_connect import connect_kwargs
 
         with snowflake.connector.connect(**connect_kwargs(url), paramstyle="qmark") as conn:
             cur = conn.cursor()

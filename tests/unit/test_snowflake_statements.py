@@ -143,7 +143,8 @@ def test_control_plane_sends_only_listed_statements() -> None:
     assert not unlisted, "\n".join(unlisted)
 
 
-@pytest.mark.parametrize("module", ["drivers/snowflake.py", "stores/snowflake.py",
+@pytest.mark.parametrize("module", ["drivers/snowflake.py", "drivers/snowflake_context.py",
+                                    "drivers/snowflake_connect.py", "stores/snowflake.py",
                                     "stores/snowflake_control.py"])
 def test_no_inline_sql_in_snowflake_modules(module: str) -> None:
     """SQL reaches ``execute`` only from the named statements (or the user's own workload)."""
