@@ -18,7 +18,10 @@ from pytest_flakebench.compare.baseline import (
     comparable_history,
     parse_request,
     pick_last_comparable,
+    target_identity,
 )
+from pytest_flakebench.compare.history import Prior
+from pytest_flakebench.compare.prior import store_priors
 from pytest_flakebench.compare.thresholds import Threshold, from_mapping, parse_spec
 from pytest_flakebench.compare.verdict import Comparison, compare_runs
 from pytest_flakebench.errors import FlakebenchError
@@ -69,6 +72,7 @@ class RegressionGate:
             parse_spec(settings.compare_fail) if settings.compare_fail else {})
         self._store: ResultStore | None = None
         self._cache: dict[str, Comparison | None] = {}
+        self._priors: dict[tuple[str, str], dict[str, Prior]] = {}  # by target and test
         self.order: list[str] = []
 
     def thresholds_for(self, run: RunResult) -> dict[str, Threshold]:
@@ -144,7 +148,8 @@ class RegressionGate:
                                   differences=tuple(diffs),
                                   notes=("no earlier run with the same fingerprint",))
             return compare_runs(base, run, thresholds, baseline_label=label,
-                                history=history_besides(run, base, previous))
+                                history=history_besides(run, base, previous),
+                                priors=self._priors_for(store, run))
         run_id = self.request.value
         if self.request.kind == "named":
             found = store.get_baseline(self.request.value)
@@ -158,7 +163,16 @@ class RegressionGate:
             return Comparison(run.test, run.run_id, None, label, "NO BASELINE",
                               notes=(f"no run {run_id!r} in the store",))
         return compare_runs(base, run, thresholds, baseline_label=label,
-                            history=history_besides(run, base, self._previous(store, run)))
+                            history=history_besides(run, base, self._previous(store, run)),
+                            priors=self._priors_for(store, run))
+
+    def _priors_for(self, store: ResultStore, run: RunResult) -> dict[str, Prior]:
+        """The between-run priors of the run's target, pooled from the store's other tests
+        (read once a session per test: the other tests' histories are what they were)."""
+        key = (target_identity(run.target), run.test)
+        if key not in self._priors:
+            self._priors[key] = store_priors(store, run)
+        return self._priors[key]
 
     @staticmethod
     def _previous(store: ResultStore, run: RunResult) -> Iterator[RunResult]:

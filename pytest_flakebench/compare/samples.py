@@ -157,3 +157,23 @@ def per_second(run: RunResult, *, phases: tuple[str, ...] = ("MEASUREMENT",)) ->
         series.values["errors"].append(float(errors))
         series.values["error_rate"].append(errors / (ops + errors) if ops + errors else 0.0)
     return series
+
+
+def reference_windows(runs: Sequence[RunResult], baseline: Series, *, windows: bool) -> Series:
+    """The windows of every one of ``runs`` (the baseline first) as one reference sample.
+
+    ``baseline`` is the baseline's series as :func:`within_run_pair` drew it (``windows``:
+    sub-second windows); when it is per-second snapshots, or any of the runs has no windows,
+    it is returned alone, so both sides stay sampled alike.
+    """
+    found = [fine(r) for r in runs[1:]]
+    if not windows or any(f is None or not len(f) for f in found):
+        return baseline
+    pooled = Series(elapsed_s=list(baseline.elapsed_s),
+                    values={m: list(v) for m, v in baseline.values.items()})
+    for other in found:
+        assert other is not None  # checked above
+        pooled.elapsed_s.extend(other.elapsed_s)
+        for metric, values in pooled.values.items():
+            values.extend(other.of(metric))
+    return pooled

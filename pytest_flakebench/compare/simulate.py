@@ -10,7 +10,8 @@ them, merged into one-second snapshots too), with three levels of noise:
 - the change under test: ``slowdown`` multiplies every latency of the candidate.
 
 Every REGRESSED between runs drawn alike is a false alarm; :func:`false_alarm_rate` counts them,
-comparing a candidate with a baseline plus ``history - 1`` earlier comparable runs.
+comparing a candidate with a baseline plus ``history - 1`` earlier comparable runs, with the
+default between-run prior or one pooled from other simulated tests.
 """
 
 from __future__ import annotations
@@ -132,19 +133,28 @@ def synthetic_run(rng: random.Random, profile: Profile = Profile(), *, run_id: s
 
 def false_alarm_rate(trials: int, *, spec: str = "p95:+10%", seed: int = 1,
                      profile: Profile = Profile(), candidate: Profile | None = None,
-                     history: int = 3) -> tuple[int, int, dict[str, int]]:
+                     history: int = 3, other_tests: int = 0) -> tuple[int, int, dict[str, int]]:
     """Compare ``trials`` candidates, each with ``history`` earlier runs drawn from ``profile``.
 
     The newest earlier run is the baseline; with the others it is the history the verdict reads
     the between-run spread from. The candidate is drawn from ``candidate`` (default: the same
     profile, so every REGRESSED is a false alarm; a slower profile measures the power instead).
+    ``other_tests``: as many other tests of 5 runs each, drawn from ``profile``, stand for the
+    results store the between-run prior is pooled from (:mod:`.prior`); 0: the default prior.
     Returns ``(regressed, trials, verdict counts)``.
     """
+    from pytest_flakebench.compare.prior import pooled_priors
     from pytest_flakebench.compare.thresholds import parse_spec
     from pytest_flakebench.compare.verdict import compare_runs
 
     thresholds = parse_spec(spec)
     rng = random.Random(seed)
+    priors = None
+    if other_tests:
+        others = [[synthetic_run(rng, profile, run_id=f"o{k}-{i}", test=f"test_sim.py::other{k}",
+                                 started_at=1_699_999_000.0 + i) for i in range(5)]
+                  for k in range(other_tests)]
+        priors = pooled_priors(others, thresholds)
     counts: dict[str, int] = {}
     regressed = 0
     for i in range(trials):
@@ -152,7 +162,8 @@ def false_alarm_rate(trials: int, *, spec: str = "p95:+10%", seed: int = 1,
                                  started_at=1_700_000_000.0 + k) for k in range(history)]
         cand = synthetic_run(rng, candidate or profile, run_id=f"c{i}",
                              started_at=1_700_000_100.0)
-        comparison = compare_runs(earlier[-1], cand, thresholds, history=earlier[-2::-1])
+        comparison = compare_runs(earlier[-1], cand, thresholds, history=earlier[-2::-1],
+                                  priors=priors)
         counts[comparison.verdict] = counts.get(comparison.verdict, 0) + 1
         regressed += comparison.regressed
     return regressed, trials, counts

@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pytest_flakebench.compare.comparable import Difference, differences
-from pytest_flakebench.compare.history import MIN_RUNS, Spread, spread_of, within_variance
-from pytest_flakebench.compare.samples import Series, within_run_pair
+from pytest_flakebench.compare.history import (
+    MIN_RUNS,
+    Prior,
+    Spread,
+    spread_of,
+    within_variance,
+)
+from pytest_flakebench.compare.samples import Series, reference_windows, within_run_pair
 from pytest_flakebench.compare.stats import mann_whitney
 from pytest_flakebench.compare.thresholds import DEFAULT_LIMIT, DISPLAY_METRICS, Threshold
 from pytest_flakebench.hostnoise import EXPLAINS, HostDifference, difference
@@ -65,16 +71,18 @@ class MetricComparison:
         return f"{self.change * 100:+.1f}%"
 
     def describe_spread(self) -> str:
-        """``3 runs ±1.8%, bound +6.1%`` (the bound as a change against the baseline)."""
+        """``3 runs ±1.8%, prior 5.0% (4 runs, default), bound +16.1%`` (the bound as a change
+        against the baseline)."""
         if self.spread is None:
             return "-"
         s = self.spread
         bound = s.bound(self.threshold.direction)
         if self.threshold.absolute:
-            return (f"{s.runs} runs ±{(s.high - s.low) / 2 * 100:.2f}pp, bound "
-                    f"{(bound - self.baseline) * 100:+.2f}pp")
+            return (f"{s.runs} runs ±{(s.high - s.low) / 2 * 100:.2f}pp, "
+                    f"{s.prior.describe()}, bound {(bound - self.baseline) * 100:+.2f}pp")
         rel = (bound - self.baseline) / self.baseline if self.baseline else 0.0
-        return f"{s.runs} runs ±{s.relative() * 100:.1f}%, bound {rel * 100:+.1f}%"
+        return (f"{s.runs} runs ±{s.relative() * 100:.1f}%, {s.prior.describe()}, "
+                f"bound {rel * 100:+.1f}%")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,22 +148,23 @@ def _times(factor: float) -> str:
 def compare_metric(metric: str, base_value: float, cand_value: float, base: Sequence[float],
                    cand: Sequence[float], threshold: Threshold, *, alpha: float = ALPHA,
                    min_samples: int = MIN_SAMPLES, history: Sequence[float] = (),
-                   within: float | None = None,
-                   host: HostDifference | None = None) -> MetricComparison:
+                   within: float | None = None, host: HostDifference | None = None,
+                   prior: Prior | None = None) -> MetricComparison:
     """One metric's verdict.
 
     ``base``/``cand``: the two runs' within-run samples; ``history``: the overall figure of the
     last comparable runs, the baseline's included (:func:`spread_of` needs three); ``within``:
     the variance a run's figure has from its window samples (:func:`within_variance`); ``host``:
     how the two runs' hosts differ beyond the bounds, if they do (a regression the host could
-    explain is then INCONCLUSIVE).
+    explain is then INCONCLUSIVE); ``prior``: what the history's between-run variance is shrunk
+    toward (None: :data:`.history.DEFAULT_PRIOR`).
     """
     change = _change(metric, base_value, cand_value)
     samples = (len(base), len(cand))
     direction = threshold.direction
     worse = change * direction  # > 0: in the worse direction
-    spread = (spread_of(history, absolute=threshold.absolute, within=within) if history
-              else None)
+    spread = (spread_of(history, absolute=threshold.absolute, within=within, prior=prior)
+              if history else None)
 
     def result(verdict: MetricVerdict, reason: str, p: float | None) -> MetricComparison:
         return MetricComparison(metric, base_value, cand_value, change, threshold, p, samples,
@@ -254,12 +263,14 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
                  baseline_label: str = "", alpha: float = ALPHA,
                  min_samples: int = MIN_SAMPLES, check_fingerprint: bool = True,
                  series: tuple[Series, Series] | None = None,
-                 history: Sequence[RunResult] = ()) -> Comparison:
+                 history: Sequence[RunResult] = (),
+                 priors: Mapping[str, Prior] | None = None) -> Comparison:
     """Compare ``candidate`` with ``baseline``; gated thresholds decide whether it regressed.
 
     Metrics without a threshold in ``thresholds`` are shown with the default 10% limit for
     information (never gated). ``history``: earlier comparable runs besides the baseline; with
-    the baseline they say how much runs vary (:mod:`.history`).
+    the baseline they say how much runs vary (:mod:`.history`); ``priors``: per metric, what
+    their between-run variance is shrunk toward (:mod:`.prior`; default: the history's own).
     """
     label = baseline_label or f"run {baseline.run_id[:8]}"
     if check_fingerprint:
@@ -278,6 +289,10 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
         base_series, cand_series, sampling = within_run_pair(baseline, candidate)
     host = difference(baseline.host, candidate.host)
     runs = (baseline, *history)
+    # With a history, the candidate's windows are tested against the windows of every one of
+    # its runs: a baseline that happened to run fast or slow then weighs 1/n, not all.
+    reference = (reference_windows(runs, base_series, windows=sampling.endswith("windows"))
+                 if series is None and len(runs) >= MIN_RUNS else base_series)
 
     def within_of(metric: str) -> float | None:
         # The baseline's and the candidate's windows (sampled alike) say how much a figure
@@ -289,9 +304,9 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
 
     results = tuple(
         compare_metric(m, overall_figure(baseline, m), overall_figure(candidate, m),
-                       base_series.of(m), cand_series.of(m), limits[m], alpha=alpha,
+                       reference.of(m), cand_series.of(m), limits[m], alpha=alpha,
                        min_samples=min_samples, history=[overall_figure(r, m) for r in runs],
-                       within=within_of(m), host=host)
+                       within=within_of(m), host=host, prior=(priors or {}).get(m))
         for m in order
     )
     notes: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import replace
 
@@ -11,7 +10,8 @@ import pytest
 from pytest_flakebench.compare.ab import compare_ab, order, trial_seconds
 from pytest_flakebench.compare.baseline import parse_request, pick_last_comparable
 from pytest_flakebench.compare.comparable import differences
-from pytest_flakebench.compare.history import spread_of
+from pytest_flakebench.compare.history import Prior
+from pytest_flakebench.compare.prior import MIN_PRIOR_SD
 from pytest_flakebench.compare.simulate import Profile, false_alarm_rate, synthetic_run
 from pytest_flakebench.compare.stats import mann_whitney
 from pytest_flakebench.compare.thresholds import ThresholdError, parse_spec
@@ -160,17 +160,30 @@ def test_a_gross_change_is_decided_on_one_short_run() -> None:
 def test_a_limit_means_what_it_says() -> None:
     """Finding: p50 was judged against the baseline's p60, so p50:+10% behaved like ~+25%
     (a uniform 1.15x slowdown REGRESSED 0 of 60 times). Now p50 is compared with p50; with 6
-    runs of history (3 say little about a 15% change: see the README) it is caught."""
+    runs of history and a store whose tests are steady (3 runs and the default prior say little
+    about a 15% change: see the README) it is caught."""
+    # A steady test (the store's other tests vary by 0.5%, say) on 3 runs within ±0.5%: +12%
+    # is beyond +10% and beyond what runs vary by.
+    steady = Prior(0.005, 4.0, "test")
     m = compare_metric("p50", 100.0, 112.0, [100.0] * 8, [112.0, 113.0] * 4,
                        parse_spec("p50:+10%")["p50"], history=[100.0, 100.5, 99.5],
-                       within=0.0)
+                       within=0.0, prior=steady)
     assert m.verdict == "REGRESSED", m.reason
+    # With the default prior (runs vary by 6%), 3 runs cannot tell +12% from a run's luck.
+    loose = compare_metric("p50", 100.0, 112.0, [100.0] * 8, [112.0, 113.0] * 4,
+                           parse_spec("p50:+10%")["p50"], history=[100.0, 100.5, 99.5],
+                           within=0.0)
+    assert loose.verdict == "INCONCLUSIVE", loose.reason
+    assert "prior 6.0% (4 runs, default)" in loose.describe_spread()
     rng = random.Random(4)
     caught = 0
     for i in range(10):
         history = _history(rng, 6, Profile(ops_per_second=1000))
         cand = synthetic_run(rng, Profile(ops_per_second=1000, slowdown=1.15), run_id=f"c{i}")
-        caught += _against(history, cand, "p50:+10%").regressed
+        # a store of steady tests: its pooled prior is the floor, runs vary by 2%
+        caught += compare_runs(history[-1], cand, parse_spec("p50:+10%"),
+                               history=history[-2::-1],
+                               priors={"p50": Prior(MIN_PRIOR_SD, 4.0, "steady")}).regressed
     assert caught >= 8
 
 
@@ -223,18 +236,6 @@ def test_host_recorder_records_a_probe_and_the_run() -> None:
     assert all(v > 0 for v in record["calibration_ms"])
     assert difference(record, record) is None
     assert describe(record).startswith("calibration ")
-
-
-def test_spread_bound_is_the_prediction_bound() -> None:
-    s = spread_of([100.0, 110.0, 105.0])
-    assert s is not None
-    logs = [math.log(x) for x in (100.0, 110.0, 105.0)]
-    mean = sum(logs) / 3
-    sd = math.sqrt(sum((v - mean) ** 2 for v in logs) / 2)
-    assert s.upper == pytest.approx(math.exp(mean + 6.965 * sd * math.sqrt(4 / 3)))
-    assert s.outside(s.upper * 1.01, 1)
-    assert not s.outside(111.0, 1)
-    assert spread_of([100.0, 101.0]) is None
 
 
 def test_window_figures_are_nearest_rank() -> None:
