@@ -4,10 +4,13 @@ Method (the README's "Regression gates" says the same): for each metric the chan
 overall figure against the baseline's (p50 against p50, p95 against p95 from the merged
 histograms; QPS over the measurement window). Two sources of noise are judged apart:
 
-1. **within the run**: a one-sided Mann-Whitney U test over the two runs' sub-second window
-   samples (:mod:`.samples`) must give p < :data:`ALPHA` in the direction of the change;
+1. **within the run**: a one-sided Mann-Whitney U test of the run's sub-second window samples
+   (:mod:`.samples`) against the reference windows must give p < :data:`ALPHA` in the direction
+   of the change; the reference is the baseline's windows, or with :data:`MIN_RUNS` or more
+   comparable runs the windows of all of them (a baseline that ran fast or slow weighs 1/n);
 2. **between runs**: the history of the last comparable runs (:mod:`.history`) says how much
-   runs vary; the run must be beyond every one of them and beyond their 99% prediction bound.
+   runs vary; the run must be beyond every one of them and beyond their 99% prediction bound,
+   whose between-run variance is shrunk toward a prior (:mod:`.prior`).
 
 REGRESSED = beyond the user's limit (against the baseline and against the history's center)
 AND outside what the history says runs vary by AND significant within the run AND not a change
@@ -71,18 +74,17 @@ class MetricComparison:
         return f"{self.change * 100:+.1f}%"
 
     def describe_spread(self) -> str:
-        """``3 runs ±1.8%, prior 5.0% (4 runs, default), bound +16.1%`` (the bound as a change
-        against the baseline)."""
+        """``3 runs ±1.8%, bound +6.1%`` (the bound as a change against the baseline; the prior
+        it was drawn with is named in the reason, to keep the table's column short)."""
         if self.spread is None:
             return "-"
         s = self.spread
         bound = s.bound(self.threshold.direction)
         if self.threshold.absolute:
-            return (f"{s.runs} runs ±{(s.high - s.low) / 2 * 100:.2f}pp, "
-                    f"{s.prior.describe()}, bound {(bound - self.baseline) * 100:+.2f}pp")
+            return (f"{s.runs} runs ±{(s.high - s.low) / 2 * 100:.2f}pp, bound "
+                    f"{(bound - self.baseline) * 100:+.2f}pp")
         rel = (bound - self.baseline) / self.baseline if self.baseline else 0.0
-        return (f"{s.runs} runs ±{s.relative() * 100:.1f}%, {s.prior.describe()}, "
-                f"bound {rel * 100:+.1f}%")
+        return f"{s.runs} runs ±{s.relative() * 100:.1f}%, bound {rel * 100:+.1f}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +211,11 @@ def compare_metric(metric: str, base_value: float, cand_value: float, base: Sequ
         if not spread.outside(cand_value, direction * sign):
             return result("INCONCLUSIVE", f"{head}, {signif}, but inside what the last "
                           f"{spread.runs} comparable runs vary by (bound "
-                          f"{_shown(metric, spread.bound(direction * sign))})", p)
+                          f"{_shown(metric, spread.bound(direction * sign))}; "
+                          f"{spread.prior.describe()})", p)
         reason = (f"{head}, {signif}, outside the last {spread.runs} comparable runs "
-                  f"(bound {_shown(metric, spread.bound(direction * sign))})")
+                  f"(bound {_shown(metric, spread.bound(direction * sign))}; "
+                  f"{spread.prior.describe()})")
     if host is not None and sign > 0:
         if host.explains(factor):
             return result("INCONCLUSIVE", f"{reason}, but the host differed: {host.reason} "

@@ -174,7 +174,7 @@ def test_a_limit_means_what_it_says() -> None:
                            parse_spec("p50:+10%")["p50"], history=[100.0, 100.5, 99.5],
                            within=0.0)
     assert loose.verdict == "INCONCLUSIVE", loose.reason
-    assert "prior 6.0% (4 runs, default)" in loose.describe_spread()
+    assert "prior 6.0% (4 runs, default)" in loose.reason
     rng = random.Random(4)
     caught = 0
     for i in range(10):
