@@ -21,8 +21,8 @@ from pytest_flakebench.compare.baseline import (
     target_identity,
 )
 from pytest_flakebench.compare.history import Prior
-from pytest_flakebench.compare.prior import store_priors
-from pytest_flakebench.compare.thresholds import Threshold, from_mapping, parse_spec
+from pytest_flakebench.compare.prior import SeriesSpread, pooled_priors, store_spreads
+from pytest_flakebench.compare.thresholds import DIRECTION, Threshold, from_mapping, parse_spec
 from pytest_flakebench.compare.verdict import Comparison, compare_runs
 from pytest_flakebench.errors import FlakebenchError
 from pytest_flakebench.judge.results import RunResult
@@ -72,7 +72,7 @@ class RegressionGate:
             parse_spec(settings.compare_fail) if settings.compare_fail else {})
         self._store: ResultStore | None = None
         self._cache: dict[str, Comparison | None] = {}
-        self._priors: dict[tuple[str, str], dict[str, Prior]] = {}  # by target and test
+        self._spreads: dict[str, list[SeriesSpread]] = {}  # by target: read once a session
         self.order: list[str] = []
 
     def thresholds_for(self, run: RunResult) -> dict[str, Threshold]:
@@ -167,12 +167,12 @@ class RegressionGate:
                             priors=self._priors_for(store, run))
 
     def _priors_for(self, store: ResultStore, run: RunResult) -> dict[str, Prior]:
-        """The between-run priors of the run's target, pooled from the store's other tests
-        (read once a session per test: the other tests' histories are what they were)."""
-        key = (target_identity(run.target), run.test)
-        if key not in self._priors:
-            self._priors[key] = store_priors(store, run)
-        return self._priors[key]
+        """The between-run priors of the run, pooled from the other tests on its target (their
+        spreads are read from the store once a session per target)."""
+        key = target_identity(run.target)
+        if key not in self._spreads:
+            self._spreads[key] = store_spreads(store, run.target)
+        return pooled_priors(self._spreads[key], DIRECTION, exclude=run.test)
 
     @staticmethod
     def _previous(store: ResultStore, run: RunResult) -> Iterator[RunResult]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from pytest_flakebench.compare.baseline import comparable_history, target_identity
 from pytest_flakebench.compare.history import (
@@ -48,53 +49,70 @@ def _within(run: RunResult, metric: str) -> float | None:
     return within_variance(series.of(metric), absolute=metric == "error_rate")
 
 
-def pooled_priors(series: Iterable[Sequence[RunResult]], metrics: Iterable[str],
-                  ) -> dict[str, Prior]:
-    """Per metric, the prior pooled from ``series`` (each: comparable runs of one other test).
+@dataclass(frozen=True, slots=True)
+class SeriesSpread:
+    """How much one other test's comparable runs vary, per metric: ``(df, between)``.
 
-    Absolute metrics (error rates) get :data:`.history.NO_PRIOR`: they have no common scale.
+    ``between`` is the variance of the runs' log figures less the mean variance their own
+    windows explain (``max(0, s² - w)``), ``df`` its degrees of freedom (runs - 1).
     """
-    groups = [list(s) for s in series if len(s) >= MIN_RUNS]
+
+    test: str
+    by_metric: Mapping[str, tuple[int, float]]
+
+
+def series_spread(runs: Sequence[RunResult], metrics: Iterable[str]) -> SeriesSpread | None:
+    """The spread of one test's comparable runs (None for fewer than :data:`MIN_RUNS`)."""
+    if len(runs) < MIN_RUNS:
+        return None
+    found: dict[str, tuple[int, float]] = {}
+    for metric in metrics:
+        logs = [math.log(f) for f in (_figure(r, metric) for r in runs) if f > 0]
+        if metric == "error_rate" or len(logs) < MIN_RUNS:
+            continue  # error rates have no common scale across tests
+        mean = sum(logs) / len(logs)
+        variance = sum((v - mean) ** 2 for v in logs) / (len(logs) - 1)
+        known = [v for v in (_within(r, metric) for r in runs) if v is not None]
+        w = sum(known) / len(known) if known else 0.0
+        found[metric] = (len(logs) - 1, max(0.0, variance - w))
+    return SeriesSpread(runs[0].test, found)
+
+
+def pooled_priors(spreads: Iterable[SeriesSpread], metrics: Iterable[str], *,
+                  exclude: str = "") -> dict[str, Prior]:
+    """Per metric, the prior pooled from the other tests' ``spreads`` (``exclude``: the test
+    being judged). Absolute metrics (error rates) get :data:`.history.NO_PRIOR`."""
+    others = [s for s in spreads if s.test != exclude]
     priors: dict[str, Prior] = {}
     for metric in metrics:
         if metric == "error_rate":
             priors[metric] = NO_PRIOR
             continue
-        total = 0.0
-        df = 0
-        for runs in groups:
-            logs = [math.log(f) for f in (_figure(r, metric) for r in runs) if f > 0]
-            if len(logs) < MIN_RUNS:
-                continue
-            mean = sum(logs) / len(logs)
-            variance = sum((v - mean) ** 2 for v in logs) / (len(logs) - 1)
-            known = [v for v in (_within(r, metric) for r in runs) if v is not None]
-            w = sum(known) / len(known) if known else 0.0
-            total += (len(logs) - 1) * max(0.0, variance - w)
-            df += len(logs) - 1
+        parts = [s.by_metric[metric] for s in others if metric in s.by_metric]
+        df = sum(d for d, _ in parts)
         if df < MIN_POOLED_DF:
             priors[metric] = DEFAULT_PRIOR
             continue
-        sd = max(MIN_PRIOR_SD, math.sqrt(total / df))
-        priors[metric] = Prior(sd, PRIOR_DF, f"{len(groups)} other tests, {df} df")
+        sd = max(MIN_PRIOR_SD, math.sqrt(sum(d * b for d, b in parts) / df))
+        priors[metric] = Prior(sd, PRIOR_DF, f"{len(parts)} other tests, {df} df")
     return priors
 
 
-def store_priors(store: ResultStore, run: RunResult,
-                 metrics: Iterable[str] = tuple(DIRECTION)) -> dict[str, Prior]:
-    """The priors for ``run``, from the other tests' recent runs on its target in ``store``.
+def store_spreads(store: ResultStore, target: str,
+                  metrics: Iterable[str] = tuple(DIRECTION)) -> list[SeriesSpread]:
+    """The spread of every test's recent comparable runs on ``target`` in ``store``.
 
-    A/B trials (``NODEID[ab:A1]``) are left out: their short trials vary more than runs do.
+    Read once a session per target (:class:`.gate.RegressionGate`), at most :data:`MAX_READ`
+    runs. A/B trials (``NODEID[ab:A1]``) are left out: short trials vary more than runs do.
     """
-    target = target_identity(run.target)
-    rows = store.list_runs(limit=SCAN_RUNS, status="COMPLETED")
+    wanted = tuple(metrics)
+    identity = target_identity(target)
     by_test: dict[str, list[str]] = {}
-    for row in rows:
-        if (row.test == run.test or "[ab:" in row.test or row.status != "COMPLETED"
-                or target_identity(row.target) != target):
-            continue
-        by_test.setdefault(row.test, []).append(row.run_id)
-    series: list[list[RunResult]] = []
+    for row in store.list_runs(limit=SCAN_RUNS, status="COMPLETED"):
+        if ("[ab:" not in row.test and row.status == "COMPLETED"
+                and target_identity(row.target) == identity):
+            by_test.setdefault(row.test, []).append(row.run_id)
+    spreads: list[SeriesSpread] = []
     budget = MAX_READ
     for ids in by_test.values():
         if len(ids) < MIN_RUNS or budget < MIN_RUNS:
@@ -104,10 +122,13 @@ def store_priors(store: ResultStore, run: RunResult,
         if not found:
             continue
         newest = found[0]
-        series.append([newest, *comparable_history(newest, found[1:], limit=SERIES_RUNS - 1)])
-    return pooled_priors(series, metrics)
+        runs = [newest, *comparable_history(newest, found[1:], limit=SERIES_RUNS - 1)]
+        spread = series_spread(runs, wanted)
+        if spread is not None:
+            spreads.append(spread)
+    return spreads
 
 
-def prior_for(priors: Mapping[str, Prior] | None, metric: str) -> Prior | None:
-    """The prior of ``metric`` (None: the history's default)."""
-    return None if priors is None else priors.get(metric)
+def store_priors(store: ResultStore, run: RunResult) -> dict[str, Prior]:
+    """The priors for ``run``: the other tests' spreads on its target in ``store``."""
+    return pooled_priors(store_spreads(store, run.target), DIRECTION, exclude=run.test)

@@ -143,7 +143,7 @@ def false_alarm_rate(trials: int, *, spec: str = "p95:+10%", seed: int = 1,
     results store the between-run prior is pooled from (:mod:`.prior`); 0: the default prior.
     Returns ``(regressed, trials, verdict counts)``.
     """
-    from pytest_flakebench.compare.prior import pooled_priors
+    from pytest_flakebench.compare.prior import pooled_priors, series_spread
     from pytest_flakebench.compare.thresholds import parse_spec
     from pytest_flakebench.compare.verdict import compare_runs
 
@@ -154,7 +154,8 @@ def false_alarm_rate(trials: int, *, spec: str = "p95:+10%", seed: int = 1,
         others = [[synthetic_run(rng, profile, run_id=f"o{k}-{i}", test=f"test_sim.py::other{k}",
                                  started_at=1_699_999_000.0 + i) for i in range(5)]
                   for k in range(other_tests)]
-        priors = pooled_priors(others, thresholds)
+        spreads = [series_spread(runs, thresholds) for runs in others]
+        priors = pooled_priors([s for s in spreads if s is not None], thresholds)
     counts: dict[str, int] = {}
     regressed = 0
     for i in range(trials):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_flakebench.compare.gate import GateSettings, RegressionGate
 from pytest_flakebench.compare.history import (
     DEFAULT_PRIOR,
     NO_PRIOR,
@@ -20,6 +21,7 @@ from pytest_flakebench.compare.prior import (
     MIN_PRIOR_SD,
     PRIOR_DF,
     pooled_priors,
+    series_spread,
     store_priors,
 )
 from pytest_flakebench.compare.samples import fine, reference_windows
@@ -100,20 +102,29 @@ def _series(rng: random.Random, test: str, n: int, spread: float) -> list[RunRes
             for i in range(n)][::-1]
 
 
+def _pooled(series: list[list[RunResult]], metrics: tuple[str, ...]) -> dict[str, Prior]:
+    spreads = [series_spread(runs, metrics) for runs in series]
+    return pooled_priors([s for s in spreads if s is not None], metrics)
+
+
 def test_the_pooled_prior_says_how_much_other_series_vary() -> None:
     rng = random.Random(5)
     noisy = [_series(rng, f"noisy{k}", 6, 0.6) for k in range(3)]  # levels over ±30%: sd ~17%
     steady = [_series(rng, f"steady{k}", 6, 0.0) for k in range(3)]
-    loud = pooled_priors(noisy, ("p95", "qps", "error_rate"))
+    loud = _pooled(noisy, ("p95", "qps", "error_rate"))
     assert loud["p95"].df == PRIOR_DF
     assert 0.08 < loud["p95"].sd < 0.3
     assert "3 other tests" in loud["p95"].source
     assert loud["error_rate"] == NO_PRIOR
-    quiet = pooled_priors(steady, ("p95",))
+    quiet = _pooled(steady, ("p95",))
     # what windows explain is not counted; never below the floor
     assert MIN_PRIOR_SD <= quiet["p95"].sd < 0.03
     # one series of 6 runs gives 5 degrees of freedom: not enough to replace the default
-    assert pooled_priors(noisy[:1], ("p95",))["p95"] == DEFAULT_PRIOR
+    assert _pooled(noisy[:1], ("p95",))["p95"] == DEFAULT_PRIOR
+    # the test being judged is not its own prior
+    spreads = [s for s in (series_spread(r, ("p95",)) for r in noisy) if s is not None]
+    others = pooled_priors(spreads, ("p95",), exclude="test_sim.py::noisy0")
+    assert others["p95"].source == "2 other tests, 10 df"
 
 
 def test_store_priors_read_the_other_tests_on_the_target(tmp_path: Path) -> None:
@@ -156,3 +167,37 @@ def test_with_a_history_the_windows_of_every_run_are_the_reference() -> None:
     assert c.verdict == "REGRESSED", c.reason
     one = compare_runs(runs[0], cand, parse_spec("p95:+10%"))
     assert next(m for m in one.metrics if m.metric == "p95").samples[0] == len(own)
+
+
+def test_the_gate_names_the_prior_pooled_from_the_store(tmp_path: Path) -> None:
+    """Other tests on the target that vary by ~17% make a 1.5x change of a test with 3 steady
+    runs INCONCLUSIVE, where the default prior (6%) finds it REGRESSED."""
+    rng = random.Random(11)
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    own = _series(rng, "own", 3, 0.0)
+    slow = synthetic_run(rng, Profile(slowdown=1.5), run_id="slow".ljust(32, "0"),
+                         test="test_sim.py::own", started_at=1_700_000_100.0)
+
+    def judged() -> str:
+        gate = RegressionGate(GateSettings("last", "p95:+10%", url, tmp_path))
+        try:
+            comparison = gate.comparison_for(slow)
+        finally:
+            gate.close()
+        assert comparison is not None
+        return f"{comparison.verdict}: {comparison.reason}"
+
+    store = open_store(url)
+    try:
+        for run in own:
+            store.save_run(run)
+        assert judged().startswith("REGRESSED"), judged()
+        assert "prior 6.0% (4 runs, default)" in judged()
+        for k in range(3):
+            for run in _series(rng, f"other{k}", 4, 0.6):
+                store.save_run(run)
+    finally:
+        store.close()
+    verdict = judged()
+    assert "(4 runs, 3 other tests, 9 df)" in verdict, verdict
+    assert verdict.startswith("INCONCLUSIVE"), verdict
