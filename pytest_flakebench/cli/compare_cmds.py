@@ -90,16 +90,19 @@ def run_compare(args: argparse.Namespace) -> int:
     except ThresholdError as exc:
         raise ConfigError(f"--fail: {exc}") from None
     from pytest_flakebench.compare.gate import history_besides, previous_runs
+    from pytest_flakebench.compare.prior import store_priors
 
     with opened(store_url(args.store)) as store:
         runs = _load(store, args.runs)
-        # Each run's own history of comparable runs says how much runs vary.
+        # Each run's own history of comparable runs says how much runs vary, moderated by the
+        # spread of the other tests on its target (as the in-session gate does).
         histories = [history_besides(run, runs[0], previous_runs(store, run))
                      for run in runs[1:]]
+        priors = [store_priors(store, run) for run in runs[1:]]
     out = console()
     regressed = False
-    for run, history in zip(runs[1:], histories, strict=True):
-        comparison = compare_runs(runs[0], run, thresholds, history=history)
+    for run, history, prior in zip(runs[1:], histories, priors, strict=True):
+        comparison = compare_runs(runs[0], run, thresholds, history=history, priors=prior)
         regressed |= comparison.regressed
         for line in comparison_lines(comparison, width=out.width):
             out.print(Text(line))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from pytest_flakebench.compare.history import MIN_RUNS
+from pytest_flakebench.compare.history import DEFAULT_PRIOR, MIN_RUNS
 from pytest_flakebench.compare.verdict import (
     ALPHA,
     GROSS_FACTOR,
@@ -32,7 +32,10 @@ VERDICT_STYLE = {
     "NOT COMPARABLE": "magenta", "NO BASELINE": "dim",
 }
 METHOD = (f"REGRESSED = beyond the limit AND outside the last comparable runs (beyond all of "
-          f"them and their 99% prediction bound; with fewer than {MIN_RUNS} runs only beyond "
+          f"them and their 99% prediction bound, the runs' spread moderated by a prior: the "
+          f"other tests' on the target, else {DEFAULT_PRIOR.sd:.0%} worth "
+          f"{DEFAULT_PRIOR.df:g} runs; "
+          f"with fewer than {MIN_RUNS} runs only beyond "
           f"x{GROSS_FACTOR:g} and {GROSS_LIMITS:g}x the limit) AND significant within the run "
           f"(one-sided Mann-Whitney U over window samples, p < {ALPHA:g}) AND not a change a "
           f"host difference could explain (hosts differ beyond calibration x"
