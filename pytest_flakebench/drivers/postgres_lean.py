@@ -7,13 +7,18 @@ object per row or per value: the measurement only needs the count. Measured on a
 (reference/measurements-2026-11.md, issue 13), this halves the client CPU per point lookup
 against ``cursor.execute(..., prepare=True)`` + ``fetchall()``.
 
-The wait for the answer is a ``poll()`` on the socket, which releases the interpreter
-(tests/integration/test_driver_postgres_lean.py checks it), so connections in threads of one
-process overlap their waits.
+The round trip is one ``PQexecPrepared``, which releases the interpreter once for the whole
+exchange (tests/integration/test_driver_postgres_lean.py checks it), so connections in threads
+of one process overlap their waits and take the interpreter back once per operation. Its one
+catch, that it returns libpq's *last* result (after a terminated session: no SQLSTATE), is
+handled by ``libpq_errors``: the connection runs at verbose error verbosity, from which the
+server's code is recovered, and every message is rebuilt at default verbosity. Where that is
+not possible (libpq not found, older than 14) and once ``raw`` has handed the psycopg connection
+out (its users must see libpq's default messages), the round trip is ``PQsendQueryPrepared``
+then ``poll()`` on the socket and ``PQgetResult``, which keeps the first result.
 
-Errors are raised as the very exception classes the cursor path raises (built by
-``psycopg.errors.error_from_result`` from the failed result, SQLSTATE included), so error
-classes, retries and reconnects behave the same on both paths.
+Errors are raised as the very exception classes the cursor path raises, with the same message
+(SQLSTATE included), so error classes, retries and reconnects behave the same on both paths.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.errors import error_from_result
+from psycopg.errors import error_from_result, get_base_exception, lookup
+from psycopg.pq.misc import strip_severity
 
+from pytest_flakebench.drivers.libpq_errors import Native, server_error
 from pytest_flakebench.errors import TargetError
 
 if TYPE_CHECKING:
@@ -74,9 +81,11 @@ class LeanConnection:
     def __init__(self, driver: PostgresDriver, statements: Iterable[str]) -> None:
         self._driver = driver
         self._known = list(statements)
+        self._handed_out = False  # ``raw`` was used: default verbosity, send/poll round trip
         self._open()
 
     def _open(self) -> None:
+        self._native: Native | None = None  # set once the statements are prepared
         self._conn = self._driver._open()
         self._pg = self._conn.pgconn
         self._encoding = self._conn.info.encoding
@@ -95,6 +104,10 @@ class LeanConnection:
             reason = self._driver.scrub((str(exc).strip().splitlines() or [""])[0])
             raise TargetError(f"cannot prepare a statement on {self._driver.redacted_url}: "
                               f"{reason}") from None
+        native = None if self._handed_out else Native.load()
+        # set after the prepares: until then nothing rebuilds messages
+        self._native = native if native is not None and native.set_verbose(self._pg, True) \
+            else None
 
     def _prepare(self, sql: str) -> _Statement:
         """Prepare ``sql`` (``%s`` style) on this connection; raise the server's error."""
@@ -129,13 +142,30 @@ class LeanConnection:
             values = [b"%d" % params[0]]  # a key: the common case, without a call
         else:
             values = self._encode(params)
+        if self._native is not None:
+            # One call, one release of the interpreter for the whole exchange.
+            # (a None value is SQL NULL, as for send_query_prepared; the stub omits it)
+            res = pg.exec_prepared(stmt.name, values, None,  # type: ignore[arg-type]
+                                   stmt.result_format)
+        else:
+            res = self._round_trip(stmt, values)
+        status = res.status
+        if status == _TUPLES_OK:
+            return res.ntuples
+        if status == _COMMAND_OK:
+            count = res.command_tuples
+            return -1 if count is None else count
+        raise self._error(res)
+
+    def _round_trip(self, stmt: _Statement, values: list[bytes | None] | None) -> pq.abc.PGresult:
+        """Send, wait in ``poll()``, read: the first result (no verbosity needed for errors)."""
+        pg = self._pg
         pg.send_query_prepared(stmt.name, values, None, stmt.result_format)
         if pg.flush():
             self._flush()
         # Wait in poll() (the interpreter released), then read: the first result is kept.
-        # PQexecPrepared would do the same syscalls but return the *last* result, and when
-        # the server ends the session (pg_terminate_backend) that is libpq's "server closed
-        # the connection" without the server's SQLSTATE 57P01 the cursor path reports.
+        # Five releases of the interpreter per operation (send, poll, is_busy x2...) against
+        # PQexecPrepared's one: slower with 2 threads in one process (benchmarks/README.md).
         wait, consume, busy = self._poll, pg.consume_input, pg.is_busy
         while True:
             wait()
@@ -149,13 +179,7 @@ class LeanConnection:
         # None at once; otherwise wait for the rest of the exchange.
         if busy() or pg.get_result() is not None:
             self._finish()
-        status = res.status
-        if status == _TUPLES_OK:
-            return res.ntuples
-        if status == _COMMAND_OK:
-            count = res.command_tuples
-            return -1 if count is None else count
-        raise self._error(res)
+        return res
 
     def _finish(self) -> None:
         """Read up to the end of the exchange (ReadyForQuery), usually already received."""
@@ -198,17 +222,43 @@ class LeanConnection:
         return out
 
     def _error(self, res: pq.abc.PGresult) -> psycopg.Error:
-        """The exception the cursor path raises for this failed result."""
-        if self._pg.status == _BAD and not res.error_field(pq.DiagnosticField.SQLSTATE):
+        """The exception the cursor path raises for this failed result, same message."""
+        native = self._native
+        state = res.error_field(pq.DiagnosticField.SQLSTATE)
+        if self._pg.status == _BAD and not state:
+            found = server_error(self._pg.error_message) if native is not None else None
+            if found is not None:
+                # exec_prepared's last result is libpq's "server closed the connection"; the
+                # server's FATAL (57P01…) that the cursor path reports came before it.
+                code, said = found
+                return _class_for(code)(self._message(said), encoding=self._encoding)
             # The socket is gone without a server error (crash, network): psycopg says
             # OperationalError here too.
             text = res.get_error_message(self._encoding) or "the connection was lost"
             return psycopg.OperationalError(text)
-        return error_from_result(res, encoding=self._encoding)
+        if native is None:
+            return error_from_result(res, encoding=self._encoding)
+        cls = _class_for(state.decode("ascii", "replace") if state else "")
+        return cls(self._message(native.default_message(res)), info=res,
+                   encoding=self._encoding)
+
+    def _message(self, text: bytes) -> str:
+        """The exception text psycopg derives from a libpq message (severity stripped)."""
+        decoded = text.decode(self._encoding, "replace")
+        return strip_severity(decoded) if decoded else "no error details available"
 
     @property
     def raw(self) -> Any:
-        """The psycopg connection, for Python operations (``flakebench.operation``)."""
+        """The psycopg connection, for Python operations (``flakebench.operation``).
+
+        Its users get libpq's default error messages: handing it out puts the connection back
+        at default verbosity and on the send/poll round trip, for good (reconnects included).
+        """
+        if not self._handed_out:
+            self._handed_out = True
+            if self._native is not None:
+                self._native.set_verbose(self._pg, False)
+                self._native = None
         return self._conn
 
     @property
@@ -225,3 +275,11 @@ class LeanConnection:
         """Close the connection; never raises."""
         with contextlib.suppress(Exception):
             self._conn.close()
+
+
+def _class_for(sqlstate: str) -> type[psycopg.Error]:
+    """The exception class psycopg raises for ``sqlstate`` (by its class for unknown codes)."""
+    try:
+        return lookup(sqlstate)
+    except KeyError:
+        return get_base_exception(sqlstate)

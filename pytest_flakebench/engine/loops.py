@@ -58,7 +58,6 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     sampled = random.Random(f"{cfg.seed}:sample:{cfg.worker_id}:{index}").random
     sample = cfg.query_sample
     execute = conn.execute
-    raw = conn.raw
     classify = engine.driver.classify_error
     recover = engine.recover
     max_tries = cfg.max_tries
@@ -149,7 +148,9 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                 if call is None:
                     rows = execute(sqls[k], params)
                 else:
-                    call(raw, params[0])  # type: ignore[arg-type]
+                    # fetched per call: a reconnect replaces it, and a lean connection
+                    # whose raw one is never handed out keeps its one-call round trip
+                    call(conn.raw, params[0])  # type: ignore[arg-type]
             except Exception as exc:
                 err = classify(exc)
                 if tries < max_tries and err.code in RETRYABLE:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 
 from pytest_flakebench.drivers import open_driver
+from pytest_flakebench.drivers.libpq_errors import Native
 from pytest_flakebench.drivers.postgres import (
     CLIENT_PATH_ENV,
     PostgresConnection,
@@ -154,7 +156,7 @@ def test_terminated_backend_is_broken_then_reconnects(driver: PostgresDriver,
     conn = driver.connect()
     try:
         assert conn.execute(lookup, [2]) == 1
-        driver._meta.execute("SELECT pg_terminate_backend(%s)", [conn.raw.info.backend_pid])
+        driver._meta.execute("SELECT pg_terminate_backend(%s)", [_backend_pid(conn)])
         with pytest.raises(psycopg.OperationalError) as excinfo:
             conn.execute(lookup, [2])
         assert driver.classify_error(excinfo.value).code == "57P01"  # admin_shutdown
@@ -168,6 +170,7 @@ def test_terminated_backend_is_broken_then_reconnects(driver: PostgresDriver,
 
 def test_the_wait_releases_the_interpreter(pg_dsn: str) -> None:
     """Threads overlap: another thread runs Python while one waits in PQexecPrepared."""
+    # (the one-call round trip: the bindings load in this venv, test_libpq_is_found_here)
     d = open_driver(pg_dsn, client_path="lean")
     conn = d.connect()
     progress = [0]
@@ -209,3 +212,121 @@ def test_switch_by_environment_and_template(pg_dsn: str,
         open_driver(pg_dsn)
     assert f"{CLIENT_PATH_ENV}='fast'" in str(excinfo.value)
     assert "lean, cursor" in str(excinfo.value)
+
+
+def _backend_pid(conn: PostgresConnection | LeanConnection) -> int:
+    """Not through ``raw`` on the lean path: that takes it off its one-call round trip."""
+    return conn.raw.info.backend_pid if isinstance(conn, PostgresConnection) \
+        else conn._pg.backend_pid
+
+
+def _terminate_during(driver: PostgresDriver, conn: PostgresConnection | LeanConnection,
+                      after_s: float) -> threading.Thread:
+    """Terminate ``conn``'s backend from another connection ``after_s`` from now."""
+    pid = _backend_pid(conn)
+
+    def kill() -> None:
+        time.sleep(after_s)
+        with psycopg.connect(driver._url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    return killer
+
+
+def test_backend_terminated_mid_query_is_57p01(driver: PostgresDriver, table: str) -> None:
+    """The server ends the session while the statement runs: 57P01 and its message, both paths.
+
+    On the lean path this is the one-call round trip (PQexecPrepared), whose own result is
+    libpq's "server closed the connection": the server's code must still come through.
+    """
+    conn = driver.connect()
+    try:
+        if isinstance(conn, LeanConnection):
+            assert conn._native is not None  # the one-call round trip is the one tested
+        killer = _terminate_during(driver, conn, 0.3)
+        with pytest.raises(psycopg.errors.AdminShutdown) as excinfo:
+            conn.execute("SELECT pg_sleep(%s)", ["10"])
+        killer.join()
+        err = driver.classify_error(excinfo.value)
+        assert (err.code, err.message) == (
+            "57P01", "terminating connection due to administrator command")
+        assert conn.broken
+        conn.reconnect()
+        assert conn.execute(f"SELECT * FROM {table} WHERE id = %s", [3]) == 1
+    finally:
+        conn.close()
+
+
+def test_messages_are_the_cursor_paths(pg_dsn: str, table: str) -> None:
+    """The one-call round trip runs at verbose verbosity; no message shows it."""
+    texts = []
+    for path in ("lean", "cursor"):
+        d = open_driver(pg_dsn, client_path=path)
+        conn = d.connect()
+        try:
+            with pytest.raises(psycopg.errors.UniqueViolation) as excinfo:
+                conn.execute(f"INSERT INTO {table} (id, customer) VALUES (%s, %s)", [1, "dup"])
+            texts.append(str(excinfo.value))
+            with pytest.raises(psycopg.errors.DivisionByZero) as excinfo:
+                conn.execute("SELECT 1 / %s", [0])
+            texts.append(str(excinfo.value))
+        finally:
+            conn.close()
+            d.close()
+    assert texts[:2] == texts[2:]
+    assert "DETAIL:  Key (id)=(1) already exists." in texts[0]  # the whole message, not line 1
+    assert texts[1] == "division by zero"
+
+
+def test_raw_gets_default_messages_and_the_send_poll_path(driver: PostgresDriver,
+                                                          table: str) -> None:
+    """Handing the psycopg connection out restores libpq's default messages for its users."""
+    conn = driver.connect()
+    try:
+        raw = conn.raw
+        if isinstance(conn, LeanConnection):
+            assert conn._native is None
+        with pytest.raises(psycopg.errors.DivisionByZero) as excinfo:
+            raw.execute("SELECT 1 / 0")
+        assert str(excinfo.value) == "division by zero"
+        raw.rollback()
+        assert conn.execute(f"SELECT * FROM {table} WHERE id = %s", [4]) == 1
+        conn.reconnect()
+        if isinstance(conn, LeanConnection):
+            assert conn._native is None  # for good: the new raw connection is handed out too
+    finally:
+        conn.close()
+
+
+def test_fallback_without_libpq_bindings(pg_dsn: str, table: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """libpq not found (or too old): the send/poll round trip, same classes and messages."""
+    monkeypatch.setattr(Native, "_tried", True)
+    monkeypatch.setattr(Native, "_loaded", None)
+    d = open_driver(pg_dsn, client_path="lean")
+    lookup = f"SELECT * FROM {table} WHERE id = %s"
+    d.check_statement(lookup, 1)
+    conn = d.connect()
+    try:
+        assert isinstance(conn, LeanConnection)
+        assert conn._native is None
+        assert conn.execute(lookup, [5]) == 1
+        with pytest.raises(psycopg.errors.DivisionByZero) as excinfo:
+            conn.execute("SELECT 1 / %s", [0])
+        assert str(excinfo.value) == "division by zero"
+        killer = _terminate_during(d, conn, 0.3)
+        with pytest.raises(psycopg.errors.AdminShutdown) as excinfo2:
+            conn.execute("SELECT pg_sleep(%s)", ["10"])
+        killer.join()
+        assert d.classify_error(excinfo2.value).code == "57P01"
+        assert conn.broken
+    finally:
+        conn.close()
+        d.close()
+
+
+def test_libpq_is_found_here() -> None:
+    """This venv's psycopg: the bindings load, so the suite above tests the one-call path."""
+    assert Native.load() is not None
