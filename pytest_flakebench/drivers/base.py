@@ -8,11 +8,12 @@ the workload layer renders SQL for it.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pytest_flakebench.identifiers import TableName
+from pytest_flakebench.identifiers import TableName, quote_ident
 from pytest_flakebench.profile import TableInfo
 
 Dialect = Literal["postgresql", "sqlite", "snowflake"]
@@ -105,3 +106,31 @@ class Driver(Protocol):
     def close(self) -> None:
         """Release the driver's own metadata connection."""
         ...
+
+
+def near_first(wanted: str, names: list[str], limit: int = 10) -> list[str]:
+    """Up to ``limit`` of ``names``: the closest to ``wanted`` (ignoring case) first.
+
+    For "table not found" messages: every driver lists the schema's tables this way.
+    """
+    by_lower = {n.lower(): n for n in names}
+    close = [by_lower[n] for n in difflib.get_close_matches(wanted.lower(), by_lower, n=limit,
+                                                           cutoff=0.6)]
+    return (close + [n for n in names if n not in close])[:limit]
+
+
+def sample_distinct(meta: Any, info: TableInfo, column: str, limit: int,
+                    placeholder: str) -> list[object]:
+    """Up to ``limit`` distinct non-null values of ``column``, in random order.
+
+    The same SQL on PostgreSQL and SQLite (``meta``: a DB-API connection with ``execute``;
+    ``placeholder``: its paramstyle's, ``%s`` or ``?``). Four times ``limit`` distinct values
+    are read, then shuffled by the server, so the sample is not just the first index pages.
+    """
+    col = info.require_column(column)
+    quoted = quote_ident(col.name)
+    rows = meta.execute(
+        f"SELECT v FROM (SELECT DISTINCT {quoted} AS v FROM {info.table.quoted()} "
+        f"WHERE {quoted} IS NOT NULL LIMIT {placeholder}) s ORDER BY random()", (limit * 4,)
+    ).fetchall()
+    return [r[0] for r in rows[:limit]]

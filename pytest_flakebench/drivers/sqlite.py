@@ -9,7 +9,6 @@ PostgreSQL; WAL lets readers run while a writer holds the lock.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 import sqlite3
 import time
@@ -17,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_flakebench.drivers.base import Dialect, ErrorClass
+from pytest_flakebench.drivers.base import Dialect, ErrorClass, near_first, sample_distinct
 from pytest_flakebench.errors import TargetError
 from pytest_flakebench.identifiers import TableName, quote_ident
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
@@ -215,7 +214,7 @@ class SqliteDriver:
         where = f"table '{table}' not found in {self.redacted_url}"
         if not names:
             return f"{where}; the database has no tables"
-        shown = _near_first(table.name, names)
+        shown = near_first(table.name, names)
         more = ", ..." if len(names) > len(shown) else ""
         return f"{where}; tables: {', '.join(shown)}{more}"
 
@@ -235,13 +234,7 @@ class SqliteDriver:
 
     def sample_column(self, info: TableInfo, column: str, limit: int) -> list[object]:
         """Up to ``limit`` distinct non-null values of ``column``, in random order."""
-        col = info.require_column(column)
-        quoted = quote_ident(col.name)
-        rows = self._meta.execute(
-            f"SELECT v FROM (SELECT DISTINCT {quoted} AS v FROM {info.table.quoted()} "
-            f"WHERE {quoted} IS NOT NULL LIMIT ?) ORDER BY random()", (limit * 4,)
-        ).fetchall()
-        return [r[0] for r in rows[:limit]]
+        return sample_distinct(self._meta, info, column, limit, "?")
 
     def tag_run(self, run_id: str) -> None:
         """Nothing to do: statements carry a ``/* flakebench:kind */`` comment already."""
@@ -274,11 +267,3 @@ class SqliteDriver:
         """Close the metadata connection; never raises."""
         with contextlib.suppress(Exception):
             self._meta.close()
-
-
-def _near_first(wanted: str, names: list[str], limit: int = 10) -> list[str]:
-    """Up to ``limit`` of ``names``: the closest to ``wanted`` (ignoring case) first."""
-    by_lower = {n.lower(): n for n in names}
-    close = [by_lower[n] for n in difflib.get_close_matches(wanted.lower(), by_lower, n=limit,
-                                                           cutoff=0.6)]
-    return (close + [n for n in names if n not in close])[:limit]
