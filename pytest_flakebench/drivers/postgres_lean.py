@@ -232,8 +232,12 @@ class LeanConnection:
                 # server's FATAL (57P01…) that the cursor path reports came before it.
                 code, said = found
                 return _class_for(code)(self._message(said), encoding=self._encoding)
-            # The socket is gone without a server error (crash, network): psycopg says
-            # OperationalError here too.
+            # The socket is gone without a server error (crash, network, or the server's
+            # FATAL lost to the reset: libpq/kernel race, cursor path alike): psycopg says
+            # OperationalError here too, from its read (the usual place libpq notices).
+            if native is not None:
+                text = self._pg.get_error_message(self._encoding)
+                return psycopg.OperationalError(f"consuming input failed: {text}")
             text = res.get_error_message(self._encoding) or "the connection was lost"
             return psycopg.OperationalError(text)
         if native is None:

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,6 +26,7 @@ from pytest_flakebench.drivers.postgres import (
 )
 from pytest_flakebench.drivers.postgres_lean import LeanConnection
 from pytest_flakebench.errors import ConfigError
+from tests.inprocess import run_in_process
 
 pytestmark = pytest.mark.postgres
 
@@ -330,3 +332,35 @@ def test_fallback_without_libpq_bindings(pg_dsn: str, table: str,
 def test_libpq_is_found_here() -> None:
     """This venv's psycopg: the bindings load, so the suite above tests the one-call path."""
     assert Native.load() is not None
+
+
+def test_backend_terminated_mid_benchmark(tmp_path: Path, pg_dsn: str, table: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole run on the lean path: a load connection's backend is terminated mid-statement.
+
+    The failed operation is counted under 57P01 (as on the cursor path), the connection is
+    reopened outside the timed region and the run goes on. (Mid-statement: terminated between
+    two statements, libpq can lose the server's FATAL to the connection reset on every path,
+    cursor included, and say "server closed the connection unexpectedly"; benchmarks/README.md.)
+    """
+    monkeypatch.delenv(CLIENT_PATH_ENV, raising=False)  # the default: lean
+    killed: list[int] = []
+
+    def terminate(_coordinator: object) -> None:
+        time.sleep(1.5)  # into the measurement (warmup 0.5 s)
+        with psycopg.connect(pg_dsn, autocommit=True) as other:
+            rows = other.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+                "pg_backend_pid() AND state = 'active' AND query LIKE %s LIMIT 1",
+                [f"%pg_sleep%{table}%"]).fetchall()
+            killed.extend(1 for r in rows if r[0])
+
+    result = run_in_process(tmp_path, {
+        "target": pg_dsn, "table": f"public.{table}", "mix": {"point_lookup": 100},
+        "sql": {"point_lookup": f"SELECT pg_sleep(0.05), id FROM {table} WHERE id = ?"},
+        "concurrency": 2, "duration": "3s", "warmup": "0.5s"}, terminate)
+    assert killed == [1]
+    assert result.overall.error_classes == {"57P01": 1}, result.overall.error_samples
+    assert any("terminating connection due to administrator command" in s
+               for s in result.overall.error_samples), result.overall.error_samples
+    assert result.overall.ops > 20  # reconnected, and the run went on
