@@ -19,7 +19,8 @@ BENCH = """
 import pytest
 
 @pytest.mark.flakebench(target="{target}", table="{table}", mix={{"point_lookup": 100}},
-                        concurrency=4, duration="{duration}", warmup="0.5s")
+                        concurrency=4, duration="{duration}", warmup="0.5s",
+                        mode="qps", qps=2000)
 def test_point_lookups_from_two_hosts():
     pass
 """
@@ -53,11 +54,12 @@ def test_two_hosts_one_report_connections_split_histograms_exact(
     assert sorted(w["host"] for w in workers) == sorted(h.name for h in hosts.hosts)
     assert sum(w["connections"] for w in workers) == 4
     assert all(w["connections"] == 2 for w in workers)
-    # Both hosts loaded through the whole window. Their shares are not compared closely: on a
-    # 2-core machine both namespaces' clients and the server share the CPUs, and one client was
-    # seen doing 78% of the other's operations in CI; an idle or late host shows as empty windows.
+    # The rate is split over the hosts by their connections (1,000/s each), so each host's
+    # share of the operations is a product property, not the luck of the CPU scheduler (a
+    # closed loop on this 2-core machine once gave 78% of one host's ops to the other).
     ops = [w["ops"] for w in workers]
-    assert min(ops) >= 0.4 * max(ops), ops
+    assert min(ops) >= 0.8 * max(ops), ops
+    assert run["overall"]["dropped"] == 0, run["overall"]  # both hosts kept the rate
     windows = run["samples"]["workers"]
     assert len(windows) == 2, sorted(windows)
     for name, columns in windows.items():  # columns: {"t": [...], "ops": [...], ...}
