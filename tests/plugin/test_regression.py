@@ -264,24 +264,38 @@ def test_pg_ten_identical_runs_with_a_cpu_hog_never_regress(pytester: pytest.Pyt
     assert set(verdicts[1:]) <= {"UNCHANGED", "INCONCLUSIVE", "IMPROVED"}, verdicts
 
 
+def host_decided(pytester: pytest.Pytester, junit: str) -> bool:
+    """True when the verdict is INCONCLUSIVE because the runs' hosts differed."""
+    return (compare_verdict(pytester, junit) == "INCONCLUSIVE"
+            and "the host differed" in compare_why(pytester, junit))
+
+
 @pytest.mark.postgres
 def test_pg_query_made_1_4x_slower_regresses_in_3s_runs(pytester: pytest.Pytester, pg_dsn: str,
                                                         pg_work: str) -> None:
     """Done-when: a query made 1.4x slower (pg_sleep 5 ms → 7 ms) after 3 baseline runs is
     REGRESSED in 3 s runs, and the test fails with the history spread in its message."""
-    set_sleep(pg_dsn, pg_work, 0.005)
     pytester.makepyfile(pg_bench(pg_dsn, pg_work, duration="3s"))
     # p50 too: the server-side sleep makes it the steadiest figure from run to run, where p95
     # and QPS follow the host's load (on a shared 2-core host they swung ±30% between runs).
     gate = "--flakebench-compare-fail=p50:+20%,p95:+20%,qps:-10%"
-    for i in range(3):
-        run(pytester, gate, f"--junitxml=b{i}.xml").assert_outcomes(passed=1)
-        assert compare_verdict(pytester, f"b{i}.xml") != "REGRESSED"
-    set_sleep(pg_dsn, pg_work, 0.007)
-    result = run(pytester, gate, "--junitxml=slow.xml")
+    # A second attempt, from scratch in a store of its own, when the host rule decided the
+    # first (one CI run in three on this VM: its calibration loop moved x1.3 between runs).
+    for attempt in range(2):
+        store = f"--flakebench-store=sqlite:///attempt{attempt}.db"
+        set_sleep(pg_dsn, pg_work, 0.005)
+        for i in range(3):
+            junit = f"b{attempt}{i}.xml"
+            run(pytester, gate, store, f"--junitxml={junit}").assert_outcomes(passed=1)
+            assert compare_verdict(pytester, junit) != "REGRESSED"
+        set_sleep(pg_dsn, pg_work, 0.007)
+        slow = f"slow{attempt}.xml"
+        result = run(pytester, gate, store, f"--junitxml={slow}")
+        if not host_decided(pytester, slow):
+            break
     out = result.stdout.str()
-    skip_if_the_host_decided(pytester, "slow.xml")
-    assert compare_verdict(pytester, "slow.xml") == "REGRESSED", compare_why(pytester, "slow.xml")
+    skip_if_the_host_decided(pytester, slow)
+    assert compare_verdict(pytester, slow) == "REGRESSED", compare_why(pytester, slow)
     result.assert_outcomes(failed=1)
     assert "outside the last 3 comparable runs" in out
     result.stdout.re_match_lines([r".*p95\s+\S+\s+\S+\s+\+\d+\.\d%\s+\+20%\s+3 runs ±.*"])
