@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import select
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -149,10 +149,41 @@ class LeanConnection:
                                    stmt.result_format)
         else:
             res = self._round_trip(stmt, values)
-        status = res.status
-        if status == _TUPLES_OK:
+        if res.status == _TUPLES_OK:
             return res.ntuples
-        if status == _COMMAND_OK:
+        return self._outcome(res)
+
+    def bind(self, sql: str) -> Callable[[Sequence[object]], int]:
+        """``execute`` for one statement, as a callable of its parameters: the engine's hot loop
+        runs it once per operation, so everything that does not change between operations (the
+        statement's name and result format, the bound ``exec_prepared``) is looked up here,
+        once. Bind again after ``reconnect()``; a statement not prepared yet falls back to
+        ``execute`` (which prepares it on first use, inside the operation as before)."""
+        stmt = self._stmts.get(sql)
+        execute = self.execute
+        if stmt is None:
+            return lambda params: execute(sql, params)
+        name, result_format = stmt.name, stmt.result_format
+        exec_prepared = self._pg.exec_prepared
+        encode, outcome = self._encode, self._outcome
+
+        def run(params: Sequence[object]) -> int:
+            if self._native is None:  # ``raw`` was handed out: the send/poll round trip
+                return execute(sql, params)
+            if len(params) == 1 and type(params[0]) is int:
+                values: list[bytes | None] | None = [b"%d" % params[0]]  # a key
+            else:
+                values = encode(params) if params else None
+            res = exec_prepared(name, values, None, result_format)  # type: ignore[arg-type]
+            if res.status == _TUPLES_OK:
+                return res.ntuples
+            return outcome(res)
+
+        return run
+
+    def _outcome(self, res: pq.abc.PGresult) -> int:
+        """Rows affected by a command (-1: no count), or the failed result's exception."""
+        if res.status == _COMMAND_OK:
             count = res.command_tuples
             return -1 if count is None else count
         raise self._error(res)

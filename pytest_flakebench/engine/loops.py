@@ -11,12 +11,15 @@ state are read into locals once, and the outcome is recorded inline in one place
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pytest_flakebench.drivers.base import DriverConnection
+from pytest_flakebench.drivers.base import DriverConnection, Statement, bind_statement
+from pytest_flakebench.engine.plan import KindPlan, PythonOp
 from pytest_flakebench.engine.recorder import MAX_ERROR_SAMPLES, Tally, ThreadRecorder
 from pytest_flakebench.workload.context import ThreadContext
 from pytest_flakebench.workload.mix import thread_offset
@@ -38,26 +41,26 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
     """Run thread ``index``'s operations on ``conn`` until the run ends or is stopped."""
     cfg, shared, clock = engine.config, engine.shared, engine.clock
     plans = cfg.plans
-    sqls = [p.sql for p in plans]
     makers = [p.make_params for p in plans]
-    calls = [p.call for p in plans]
+    runs = _bind(conn, plans)
     expects = [p.expect_row for p in plans]
     afters = [p.after_ok for p in plans]
     kinds = len(plans)
-    schedule = cfg.schedule
-    length = len(schedule)
-    position = thread_offset(index, cfg.connections, length)
+    # the mix cycle from this thread's offset, repeated: one C call per operation
+    schedule = list(cfg.schedule)
+    position = thread_offset(index, cfg.connections, len(schedule))
+    next_kind = itertools.cycle(schedule[position:] + schedule[:position]).__next__
     ctx = ThreadContext(seed=cfg.seed, global_index=cfg.thread_base + index,
                         stride=cfg.total_threads or cfg.connections,
                         local_base=cfg.thread_base, local_count=cfg.connections)
     rng = ctx.rng
     rec = engine.recorders[index]
-    lock = rec.lock
+    # acquire()/release() rather than ``with``: no special-method lookups per operation
+    acquire, release = rec.lock.acquire, rec.lock.release
     queries = rec.queries
     # a generator of its own, so sampling never shifts the parameters' random stream
     sampled = random.Random(f"{cfg.seed}:sample:{cfg.worker_id}:{index}").random
     sample = cfg.query_sample
-    execute = conn.execute
     classify = engine.driver.classify_error
     recover = engine.recover
     max_tries = cfg.max_tries
@@ -100,12 +103,9 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                     gaps.expovariate(1.0) * interval_ns if poisson else interval_ns)
             if intended >= shared.end_ns:
                 break
-        k = schedule[position]
-        position += 1
-        if position == length:
-            position = 0
+        k = next_kind()
         params = makers[k](ctx)
-        call = calls[k]
+        run = runs[k]
         if open_loop:
             now = clock()
             early = intended > now
@@ -145,12 +145,7 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
         rows = 0
         while True:
             try:
-                if call is None:
-                    rows = execute(sqls[k], params)
-                else:
-                    # fetched per call: a reconnect replaces it, and a lean connection
-                    # whose raw one is never handed out keeps its one-call round trip
-                    call(conn.raw, params[0])  # type: ignore[arg-type]
+                rows = run(params)
             except Exception as exc:
                 err = classify(exc)
                 if tries < max_tries and err.code in RETRYABLE:
@@ -177,11 +172,13 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
         # the operation was due in; latency counts from the intended start (= t0 when closed).
         us = (t1 - intended) // 1000
         slot = k if intended < shared.measure_ns else k + kinds
-        with lock:
+        acquire()
+        try:
             tally = rec.cells[slot]
             if tally is None:
                 tally = rec.cells[slot] = Tally()
-            tally.retries += tries - 1
+            if tries > 1:
+                tally.retries += tries - 1
             if code is None:
                 latencies = tally.latencies
                 latencies[us] = latencies.get(us, 0) + 1
@@ -216,12 +213,15 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
                     tally.lag_max_us = lag_us
                 if lag > late_ns:
                     tally.late += 1
+        finally:
+            release()
         if slot >= kinds:
             left -= 1  # a measured operation: its share ends the thread once it is used up
         if sample and sampled() < sample and len(queries) < QUERY_CAP:
             queries.append((k, 0 if slot < kinds else 1, intended, us, code is None, code))
         if code is not None:
             recover(conn)  # reconnect a broken connection, outside any timed region
+            runs = _bind(conn, plans)  # a reconnect replaces what the statements were bound to
         else:
             after = afters[k]
             if after is not None:
@@ -230,8 +230,27 @@ def load_loop(engine: Engine, index: int, conn: DriverConnection) -> None:
             sleep(think_lo if think_lo == think_hi else rng.uniform(think_lo, think_hi))
     rec.sent = sent
     if pending:  # the run ended before the server answered this thread again
-        with lock:
+        with rec.lock:
             _record_dropped(rec, pending, clock())
+
+
+def _bind(conn: DriverConnection, plans: Sequence[KindPlan]) -> list[Statement]:
+    """Per kind, a callable of the parameters that runs one operation on ``conn`` and returns
+    its rows: the SQL bound to the connection, or the Python operation."""
+    return [bind_statement(conn, p.sql) if p.call is None else _python_run(conn, p.call)
+            for p in plans]
+
+
+def _python_run(conn: DriverConnection, call: PythonOp) -> Statement:
+    """A Python operation as a statement: called with the raw connection and its params."""
+
+    def run(params: Sequence[object]) -> int:
+        # ``raw`` read per call: a reconnect replaces it, and a lean connection whose raw one
+        # is never handed out keeps its one-call round trip
+        call(conn.raw, params[0])  # type: ignore[arg-type]
+        return 0
+
+    return run
 
 
 def _share(operations: int, threads: int, index: int) -> int:

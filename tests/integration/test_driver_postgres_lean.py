@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from pytest_flakebench.drivers import open_driver
+from pytest_flakebench.drivers.base import bind_statement
 from pytest_flakebench.drivers.libpq_errors import Native
 from pytest_flakebench.drivers.postgres import (
     CLIENT_PATH_ENV,
@@ -166,6 +167,37 @@ def test_terminated_backend_is_broken_then_reconnects(driver: PostgresDriver,
         conn.reconnect()
         assert not conn.broken
         assert conn.execute(lookup, [3]) == 1  # re-prepared on the new connection
+    finally:
+        conn.close()
+
+
+def test_a_bound_statement_is_execute(driver: PostgresDriver, table: str) -> None:
+    """The engine's hot loop runs ``bind_statement``: same rows, same errors, same recovery
+    as ``execute``, a statement preflight never saw included, and after ``raw`` is handed out."""
+    lookup = f"SELECT * FROM {table} WHERE id = %s"
+    between = f"SELECT * FROM {table} WHERE id BETWEEN %s AND %s"
+    driver.check_statement(lookup, 1)
+    driver.check_statement(between, 2)
+    conn = driver.connect()
+    try:
+        one, two = bind_statement(conn, lookup), bind_statement(conn, between)
+        unseen = bind_statement(conn, f"SELECT id FROM {table} WHERE customer = %s")
+        update = bind_statement(conn, f"UPDATE {table} SET score = 1 WHERE id < %s")
+        assert (one([5]), one([-5]), two([1, 10]), unseen(["c7"]), update([4])) == (1, 0, 10,
+                                                                                     1, 3)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation) as excinfo:
+            one(["not a number"])
+        assert driver.classify_error(excinfo.value).code == "22P02"
+        driver._meta.execute("SELECT pg_terminate_backend(%s)", [_backend_pid(conn)])
+        with pytest.raises(psycopg.OperationalError) as lost:
+            one([2])
+        assert driver.classify_error(lost.value).code == "57P01"
+        assert conn.broken
+        conn.reconnect()
+        one = bind_statement(conn, lookup)  # bound again after a reconnect, as the loop does
+        assert one([6]) == 1
+        assert conn.raw is not None  # handed out: the bound statement takes send/poll
+        assert (one([7]), one([-7])) == (1, 0)
     finally:
         conn.close()
 
