@@ -177,7 +177,8 @@ class RunDriver:
         assert self.fm is not None
         assert self.t_measure is not None
         mark = self._mark_step()
-        nxt = self.fm.judge(step_stats(self.view.snaps, self.step_wall, mark),
+        nxt = self.fm.judge(step_stats(self.view.snaps, len(self.fm.steps) + 1,
+                                       self.step_wall, mark),
                             elapsed_s=now - self.t_measure,
                             room_s=self.t_measure + self.duration_s - now)
         if nxt is None:
@@ -185,8 +186,10 @@ class RunDriver:
             return
         targets = split_connections(WorkersSpec(), nxt, self.ready)
         self.step_wall = time.time()  # before the events: the workers cut after it
+        step = len(self.fm.steps) + 1
         for w in self.ready:
-            self.book.emit("SET_WORKER_TARGET", {"connections": targets[w]}, target=w)
+            self.book.emit("SET_WORKER_TARGET", {"connections": targets[w], "step": step},
+                           target=w)
         self.step_end = time.monotonic() + self.fm_step_s
 
     def on_measurement_over(self) -> None:
@@ -319,7 +322,8 @@ class RunDriver:
                 "connections": self.split[w], "threads": self._threads[w],
                 "qps": self._rates[w], "thread_base": self._bases[w], "total_threads": total,
                 "duration_s": self.duration_s,
-                **({"operations": self._operations[w]} if self._operations else {})}, target=w)
+                **({"operations": self._operations[w]} if self._operations else {}),
+                **({"step": 1} if self.fm is not None else {})}, target=w)
         failed = await_connected(self.c, self.run_id, self.ready, self.poll.wait_s)
         if failed is not None:
             self._fail_before_start(failed.reason, failed.status)
@@ -346,7 +350,7 @@ class RunDriver:
     def _mark_step(self) -> float:
         """Ask every worker to cut its interval now; wait (≤ 2 s) until their cuts arrive."""
         mark = time.time()
-        self.book.emit("SNAPSHOT", {})
+        self.book.emit("SNAPSHOT", {"end_step": True})
         deadline = time.monotonic() + 2.0
         live = [w for w in self.ready if w not in self.book.dead]
         while time.monotonic() < deadline:

@@ -1,8 +1,9 @@
 """FIND_MAX: step the run's concurrency up until a step breaks a criterion (controller side).
 
-Every step is judged on its own samples only: the workers' snapshots whose whole interval lies
-inside the step (workers cut their interval at each step change and at the controller's end-of-
-step mark, so the step is covered by whole samples). A step's QPS is its operations over its
+Every step is judged on its own samples only: the workers' snapshots stamped with its number
+(workers cut their interval at each step change and at the controller's end-of-step mark, and
+stamp each interval with the step it ran in, so the step is covered by whole samples and no
+sample is attributed by its timestamps). A step's QPS is its operations over its
 seconds (the samples' summed spans, per worker, averaged over the workers). A step
 is STABLE unless its p95 rose more than ``max_latency_rise`` over step 1's, its QPS did not grow
 by ``min_qps_growth`` over the best step so far, its error rate exceeds ``max_error_rate``, or
@@ -20,11 +21,6 @@ from typing import Any
 
 from pytest_flakebench.histogram import LatencyHistogram
 from pytest_flakebench.template.model import FindMaxSpec, SLOSpec
-
-# A sample ends at the worker's cut, which is applied a control-plane lag after the controller
-# emitted it; a sample starting this little before the step's start is still inside it (clock
-# rounding of the wall-clock timestamps), never one that spans the previous step.
-EDGE_S = 0.001
 
 
 @dataclass(slots=True)
@@ -49,11 +45,12 @@ class StepStats:
         return self.errors / attempts if attempts else 0.0
 
 
-def step_stats(snapshots: Sequence[dict[str, Any]], start_ts: float, end_ts: float) -> StepStats:
-    """Merge the snapshots whose interval lies inside ``[start_ts, end_ts]`` (wall clock)."""
+def step_stats(snapshots: Sequence[dict[str, Any]], step: int, start_ts: float,
+               end_ts: float) -> StepStats:
+    """Merge the measurement snapshots of step number ``step``, which ran from ``start_ts`` to
+    ``end_ts`` (wall clock, reported with the step)."""
     inside = [s for s in snapshots
-              if float(s["ts"]) - float(s.get("span_s", 0.0)) >= start_ts - EDGE_S
-              and float(s["ts"]) <= end_ts and s["phase"] == "MEASUREMENT"]
+              if int(s.get("step", 0)) == step and s["phase"] == "MEASUREMENT"]
     hist = LatencyHistogram()
     spans: dict[str, float] = {}
     ops = errors = 0

@@ -60,10 +60,12 @@ class EventFollower:
         if event.type == "SET_PHASE" and event.data.get("phase") == "MEASUREMENT":
             engine.begin_measurement()
         elif event.type == "SET_WORKER_TARGET":
-            engine.set_active(int(event.data["connections"]))
+            step = event.data.get("step")
+            engine.set_active(int(event.data["connections"]),
+                              step=None if step is None else int(step))
             engine.request_tick()  # snapshots then never straddle two load steps
         elif event.type == "SNAPSHOT":
-            engine.request_tick()
+            engine.request_tick(end_step=bool(event.data.get("end_step")))
         elif event.type == "STOP":
             if event.data.get("cancel"):
                 self.cancelled = True

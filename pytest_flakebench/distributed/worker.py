@@ -283,6 +283,8 @@ def _open_engine(ctx: WorkerContext, prepared: Prepared, data: dict[str, Any],
                      # the planned end, never later
                      safety_s=ctx.drain_timeout_s)
     engine = Engine(config, prepared.driver, on_tick=on_tick)
+    if "step" in data:  # find_max: the load starts in step 1
+        engine.set_active(connections, step=int(data["step"]))
     engine.open()
     return engine
 

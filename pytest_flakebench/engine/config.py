@@ -91,8 +91,8 @@ class SharedState:
     """State the threads read on every operation; plain attributes are cheapest to read."""
 
     __slots__ = ("active", "arrival_lock", "arrival_rng", "bounds_reached", "end_ns", "exits",
-                 "measure_ns", "next_ns", "resume", "start_ns", "started", "started_at", "stop",
-                 "unsent")
+                 "measure_ns", "next_ns", "resume", "start_ns", "started", "started_at", "step",
+                 "stop", "unsent")
     # measure_ns / end_ns: the measurement window on this engine's clock (FAR until known)
 
     def __init__(self, active: int) -> None:
@@ -112,6 +112,9 @@ class SharedState:
         self.measure_ns = FAR
         self.end_ns = FAR
         self.exits: list[int] = []
+        # find_max: the controller's step the load is in (0: none, or between two steps); the
+        # ticker stamps it on each snapshot, so a step is judged on exactly its own samples
+        self.step = 0
 
 
 __all__ = ["FAR", "NS", "EngineConfig", "EngineOutcome", "SharedState"]

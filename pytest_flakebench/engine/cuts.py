@@ -65,6 +65,7 @@ class Cuts:
         self.anchor = start_ns  # regular cuts fall on anchor + k * tick (no drift)
         self.warmup_close: tuple[int, int] | None = None  # (from, to) of the last warmup span
         self.ended = False
+        self.step = engine.shared.step  # the find_max step of the interval being recorded
         # Sub-second windows of measurement (fine.py), cut at every swap of the tallies.
         self.fine = FineSamples(engine.config.window_s)
         self.window_from = start_ns
@@ -141,6 +142,7 @@ class Cuts:
             self.phase = PHASE_MEASUREMENT
             self.last_cut = self.anchor = shared.measure_ns
             self.availability.begin(shared.measure_ns)
+            self.step = shared.step
             return
         if self.phase == PHASE_MEASUREMENT and now >= shared.end_ns:
             self.ended = True  # the last interval is cut when the threads have left
@@ -151,6 +153,7 @@ class Cuts:
             self.last_cut = now
             if wake:
                 self.anchor = now  # a step change: the next intervals count from it
+                self.step = shared.step
 
     def _close_warmup(self, planned_end: int) -> None:
         if self.warmup_close is not None:
@@ -197,6 +200,7 @@ class Cuts:
             p50_us=p50, p95_us=p95, p99_us=p99,
             histogram=merged.hist.encode(), active_connections=shared.active,
             span_s=round(span_s, 6), client_cpu=round(engine.meter.interval_cpu, 3),
+            step=self.step,
         )
         self.snapshots.append(snapshot)
         if engine.on_tick is not None:

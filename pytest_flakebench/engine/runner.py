@@ -135,8 +135,13 @@ class Engine:
             shared.measure_ns = shared.start_ns + (0 if cfg.controlled else int(cfg.warmup_s * NS))
             shared.end_ns = shared.measure_ns + int(cfg.duration_s * NS)
 
-    def request_tick(self) -> None:
-        """Cut the current one-second interval now (a step of the load changed)."""
+    def request_tick(self, *, end_step: bool = False) -> None:
+        """Cut the current one-second interval now (a step of the load changed).
+
+        ``end_step``: the controller closed its current find_max step; what follows belongs to
+        no step until the next one is set."""
+        if end_step:
+            self.shared.step = 0
         with self._wake_lock:
             self._wakes += 1
         self._done.release()
@@ -195,8 +200,12 @@ class Engine:
             self._end_now()
             self.request_tick()  # the window ended now: the ticker notices at once
 
-    def set_active(self, connections: int) -> None:
-        """Keep ``connections`` of this engine's threads sending load; park the others."""
+    def set_active(self, connections: int, *, step: int | None = None) -> None:
+        """Keep ``connections`` of this engine's threads sending load; park the others.
+
+        ``step``: the find_max step this load begins (stamped on the snapshots cut after it)."""
+        if step is not None:
+            self.shared.step = step
         self.shared.active = max(0, min(connections, self.config.connections))
         self.shared.resume.set()
         self.shared.resume.clear()

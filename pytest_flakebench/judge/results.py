@@ -168,6 +168,8 @@ class Snapshot:
     active_connections: int = 0  # connections the worker was told to keep busy
     span_s: float = 0.0  # the interval's length on the worker's clock (0: not recorded)
     client_cpu: float = 0.0  # the worker process's CPU over the interval, share of one core
+    # find_max: the step the interval belongs to (0: none); live and in JSON, not in the store
+    step: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Builtins only."""
