@@ -177,8 +177,8 @@ class RunDriver:
         assert self.fm is not None
         assert self.t_measure is not None
         mark = self._mark_step()
-        nxt = self.fm.judge(step_stats(self.view.snaps, len(self.fm.steps) + 1,
-                                       self.step_wall, mark),
+        step = len(self.fm.steps) + 1
+        nxt = self.fm.judge(step_stats(self.view.take_step(step), step, self.step_wall, mark),
                             elapsed_s=now - self.t_measure,
                             room_s=self.t_measure + self.duration_s - now)
         if nxt is None:
@@ -358,7 +358,7 @@ class RunDriver:
             if hbs is None:
                 break
             self.view.absorb(list(hbs.values()))
-            newest = {str(s["worker_id"]): float(s["ts"]) for s in self.view.snaps}
+            newest = self.view.newest_ts
             if all(newest.get(w, 0.0) >= mark for w in live):
                 break
             time.sleep(self.poll.wait_s)

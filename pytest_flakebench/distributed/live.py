@@ -17,17 +17,24 @@ UNKNOWN = "–"  # a figure not known yet (no worker has reported one)
 
 @dataclass(slots=True)
 class LiveView:
-    """Accumulates every worker snapshot once and renders one progress line."""
+    """Takes in every worker snapshot once and renders one progress line.
+
+    It keeps what the controller uses, not the snapshots themselves (a run's workers send one a
+    second each, with its histogram, for as long as the run lasts): the merged measured
+    histogram, each worker's newest figures, and the snapshots of find_max steps not judged yet.
+    """
 
     name: str
     total_s: float
-    seen: set[tuple[str, int]] = field(default_factory=set)
+    last_seq: dict[str, int] = field(default_factory=dict)  # worker: newest snapshot taken
+    taken: int = 0  # snapshots taken in all
+    newest_ts: dict[str, float] = field(default_factory=dict)  # worker: its newest one's end
+    steps: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # open find_max steps
     measured: LatencyHistogram = field(default_factory=LatencyHistogram)
     errors: int = 0
     latest_qps: dict[str, float] = field(default_factory=dict)
     latest: dict[str, str] = field(default_factory=dict)  # worker: newest interval histogram
     beat_seen: dict[str, float] = field(default_factory=dict)  # worker: last heartbeat parsed
-    snaps: list[dict[str, Any]] = field(default_factory=list)  # every snapshot seen, once
     client_cpu: dict[str, float] = field(default_factory=dict)  # worker: its last second's CPU
 
     def absorb(self, heartbeats: Sequence[Heartbeat]) -> None:
@@ -42,11 +49,16 @@ class LiveView:
                 self._take(hb.worker_id, snap)
 
     def _take(self, worker_id: str, snap: dict[str, Any]) -> None:
-        key = (worker_id, int(snap["seq"]))
-        if key in self.seen:
+        # a worker numbers its snapshots 0, 1, 2… and every heartbeat lists its latest in order
+        seq = int(snap["seq"])
+        if seq <= self.last_seq.get(worker_id, -1):
             return
-        self.seen.add(key)
-        self.snaps.append(snap)
+        self.last_seq[worker_id] = seq
+        self.taken += 1
+        self.newest_ts[worker_id] = max(self.newest_ts.get(worker_id, 0.0), float(snap["ts"]))
+        step = int(snap.get("step", 0))
+        if step:
+            self.steps.setdefault(step, []).append(snap)
         self.latest_qps[worker_id] = float(snap["qps"])
         self.client_cpu[worker_id] = float(snap.get("client_cpu", 0.0))
         self.latest[worker_id] = snap["histogram"]
@@ -85,5 +97,12 @@ class LiveView:
             f"flakebench {self.name}", phase,
             progress if progress is not None else f"{elapsed_s:4.0f}s/{self.total_s:.0f}s",
             f"qps {qps}", f"p50 {p50}", f"p95 {p95}", f"p99 {p99}",
-            f"errors {self.errors if self.snaps else UNKNOWN}", workers,
+            f"errors {self.errors if self.taken else UNKNOWN}", workers,
         ])
+
+    def take_step(self, step: int) -> list[dict[str, Any]]:
+        """The snapshots of find_max step ``step``, handed over once (it is being judged): the
+        view forgets them and any of an earlier step."""
+        for earlier in [s for s in self.steps if s < step]:
+            del self.steps[earlier]
+        return self.steps.pop(step, [])
