@@ -27,10 +27,10 @@ class FakeEngine:
     def begin_measurement(self) -> None:
         self.calls.append("measure")
 
-    def set_active(self, n: int) -> None:
-        self.calls.append(f"active={n}")
+    def set_active(self, n: int, *, step: int | None = None) -> None:
+        self.calls.append(f"active={n}" if step is None else f"active={n} step={step}")
 
-    def request_tick(self) -> None:
+    def request_tick(self, *, end_step: bool = False) -> None:
         pass
 
     def finish(self, planned: bool = False) -> None:
