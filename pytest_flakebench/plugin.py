@@ -56,6 +56,10 @@ def pytest_configure(config: pytest.Config) -> None:
         sigterm = SigtermAsInterrupt()  # SIGTERM cancels like Ctrl-C: nothing measured is lost
         sigterm.install()
         config.add_cleanup(sigterm.restore)
+    elif bench.settings.enabled:
+        from pytest_flakebench.distributed.signals import let_controller_loss_interrupt
+
+        let_controller_loss_interrupt()  # a dead controller's workers still post what they measured
     config.pluginmanager.register(bench, "flakebench-session")  # its own hooks: Ctrl-C
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_flakebench.distributed.xdist_hooks import XdistHooks

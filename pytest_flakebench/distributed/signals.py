@@ -20,6 +20,27 @@ class Terminated(KeyboardInterrupt):
     """The process received SIGTERM."""
 
 
+def let_controller_loss_interrupt() -> bool:
+    """In an xdist worker: make SIGINT raise ``KeyboardInterrupt`` again if it was inherited
+    ignored; True if it was. Call from the main thread.
+
+    When the controlling process dies (SIGKILL, OOM), execnet ends the worker's execution with
+    ``_thread.interrupt_main()`` and, 10 s later, ``os._exit``. ``interrupt_main`` does nothing
+    while SIGINT is ignored, which every process started from a shell's background job (``cmd
+    &`` in a script, ``nohup``) inherits: the worker would be killed before it posts its
+    measurements, which the next session recovers the run from. A worker is not the user's
+    foreground process (its SIGINT comes from execnet or from the controller's terminal), so
+    taking the inherited ``SIG_IGN`` back is safe; the controlling process keeps it, as Python
+    itself does (``nohup`` means no Ctrl-C there).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return False
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return True
+
+
 class SigtermAsInterrupt:
     """Install on ``install()`` (main thread, default handler only); undo on ``restore()``."""
 

@@ -41,12 +41,23 @@ def _query(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, 
         conn.close()
 
 
+# Sets SIGINT's disposition, then becomes the command (same pid): a process inherits an ignored
+# SIGINT from a shell's background job (``cmd &`` in a script), and these tests must not depend
+# on how the suite itself was started.
+_BOOT = ("import os, signal, sys; "
+         "signal.signal(signal.SIGINT, signal.SIG_IGN if sys.argv[1] == 'ignored' "
+         "else signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[2:]])")
+
+
+def spawn(path: Path, args: list[str], *, sigint: str = "default") -> subprocess.Popen[str]:
+    """``python ARGS`` in ``path``, SIGINT ``"default"`` or ``"ignored"`` as it starts."""
+    return subprocess.Popen([sys.executable, "-c", _BOOT, sigint, *args], cwd=path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def _start(path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--flakebench",
-         "--flakebench-json=out.json", *args],
-        cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    return spawn(path, ["-m", "pytest", "-p", "no:cacheprovider", "--flakebench",
+                        "--flakebench-json=out.json", *args])
 
 
 def _wait_measuring(db: Path, proc: subprocess.Popen[str], workers: int) -> dict[str, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.test_faults import _alive, _query, _wait_measuring
+from tests.plugin.test_faults import _alive, _query, _wait_measuring, spawn
 from tests.plugin.test_sqlite_benchmarks import make_orders_db
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -29,11 +29,10 @@ def test_long():
 """
 
 
-def _start(path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--flakebench",
-         "--flakebench-json=out.json", "--junitxml=junit.xml", *args],
-        cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def _start(path: Path, *args: str, sigint: str = "default") -> subprocess.Popen[str]:
+    return spawn(path, ["-m", "pytest", "-p", "no:cacheprovider", "--flakebench",
+                        "--flakebench-json=out.json", "--junitxml=junit.xml", *args],
+                 sigint=sigint)
 
 
 @pytest.fixture
@@ -71,7 +70,9 @@ def test_sigterm_to_the_controller_cancels_stores_and_reports(project: Path) -> 
 def test_sigkill_of_the_controller_is_recovered_as_abandoned_by_the_next_session(
         project: Path, pytester: pytest.Pytester) -> None:
     db = project / ".flakebench" / "flakebench.db"
-    proc = _start(project, "-n", "2", "--flakebench-drain-timeout=2")
+    # started as from a script's background job (SIGINT ignored, inherited by the workers):
+    # execnet interrupts a worker whose controller is gone with SIGINT, and it must still post
+    proc = _start(project, "-n", "2", "--flakebench-drain-timeout=2", sigint="ignored")
     pids = _wait_measuring(db, proc, workers=2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
