@@ -15,8 +15,10 @@ reconnects with backoff; a backend itself keeps no connection:
 from __future__ import annotations
 
 import contextlib
+import random
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,7 +143,7 @@ class SQLiteBackend(Backend):
                                check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(conn)
         except BaseException:
             conn.close()
             raise
@@ -159,6 +161,28 @@ class SQLiteBackend(Backend):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a no-op once it is).
+
+    Processes that open a new file at the same moment (the xdist workers on a fresh control
+    plane) each switch it from the rollback journal: both hold a shared lock and want the
+    exclusive one, a deadlock SQLite breaks by answering one of them "database is locked" at
+    once, without the busy timeout (an INTERNALERROR at collection in one CI run). That one
+    tries again: by then the other has switched the file.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: the racers do not meet again
+        delay = min(delay * 2, 0.2)
 
 
 class SnowflakeBackend(Backend):
