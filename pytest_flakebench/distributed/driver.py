@@ -115,7 +115,10 @@ class RunDriver:
             self.on_heartbeats(self.book.heartbeats())
             self.next_beats = now + self.poll.beats_s  # Snowflake: once a second
             if self._operations and self.t_measure is not None:
-                self.ops_done = self._all_done()  # looked at with the heartbeats only
+                # An operation-count run ends once every live worker with connections ran its
+                # share and reported (none alive: on_all_dead ends it, as a cancel).
+                live = [w for w in self.ready if w not in self.book.dead and self.split.get(w)]
+                self.ops_done = self.book.all_reported(live, self.current)
         interrupted = [w for w in self.ready if (hb := self.current.get(w)) is not None
                        and hb.status in ("CANCELLED", "FAILED")
                        and w not in self.book.dead]  # a worker given up on was sent STOP
@@ -177,7 +180,7 @@ class RunDriver:
         assert self.fm is not None
         assert self.t_measure is not None
         mark = self._mark_step()
-        step = len(self.fm.steps) + 1
+        step = len(self.fm.steps) + 1  # the step that just ended
         nxt = self.fm.judge(step_stats(self.view.take_step(step), step, self.step_wall, mark),
                             elapsed_s=now - self.t_measure,
                             room_s=self.t_measure + self.duration_s - now)
@@ -186,9 +189,8 @@ class RunDriver:
             return
         targets = split_connections(WorkersSpec(), nxt, self.ready)
         self.step_wall = time.time()  # before the events: the workers cut after it
-        step = len(self.fm.steps) + 1
         for w in self.ready:
-            self.book.emit("SET_WORKER_TARGET", {"connections": targets[w], "step": step},
+            self.book.emit("SET_WORKER_TARGET", {"connections": targets[w], "step": step + 1},
                            target=w)
         self.step_end = time.monotonic() + self.fm_step_s
 
@@ -200,19 +202,6 @@ class RunDriver:
         """An operation-count run: every worker ran its share and reported; end it now
         instead of at its time limit."""
         self.stop(None)
-
-    def _all_done(self) -> bool:
-        """Every live worker with connections has posted its report (an operation-count run:
-        each one's threads have run their shares); False while none is left alive."""
-        live = [w for w in self.ready if w not in self.book.dead and self.split.get(w)]
-        if not live:
-            return False  # every worker died: on_all_dead ends the run, as a cancel
-        if self.book.offline is not None:
-            # the store is out of reach: the reports come through this machine's hand-off files
-            reported = self.book.reports(None)
-            return all(w in reported for w in live)
-        return all((hb := self.current.get(w)) is not None and hb.status == "DONE"
-                   and bool(hb.result_json) for w in live)
 
     def on_target_request(self, worker: str, connections: int) -> None:
         """``Coordinator.set_worker_target``: change one worker's active connections."""

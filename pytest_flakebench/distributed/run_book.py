@@ -126,6 +126,18 @@ class RunBook:
                 found[w] = WorkerReport.parse(json.loads(hb.result_json))
         return found
 
+    def all_reported(self, workers: list[str], current: dict[str, Heartbeat]) -> bool:
+        """Every one of ``workers`` has posted its report (``current``: their latest
+        heartbeats); False for no worker at all."""
+        if not workers:
+            return False
+        if self.offline is not None:
+            # the store is out of reach: the reports come through this machine's hand-off files
+            reported = self.reports(None)
+            return all(w in reported for w in workers)
+        return all((hb := current.get(w)) is not None and hb.status == "DONE"
+                   and bool(hb.result_json) for w in workers)
+
     def lags_ms(self) -> list[float]:
         """Event-to-application lags recorded in the store (none while offline)."""
         if self.offline is not None:
