@@ -29,13 +29,12 @@ from pytest_flakebench.engine.client import ClientMeter
 from pytest_flakebench.engine.config import FAR, NS, EngineConfig, EngineOutcome, SharedState
 from pytest_flakebench.engine.cuts import Tick
 from pytest_flakebench.engine.loops import load_loop
+from pytest_flakebench.engine.reconnect import Reconnector
 from pytest_flakebench.engine.recorder import PHASE_NAMES, ThreadRecorder
 from pytest_flakebench.engine.ticker import tick_until_done
 from pytest_flakebench.errors import TargetError
 
 Clock = Callable[[], int]
-RECONNECT_FIRST_S = 0.05  # reconnect back-off: first wait, doubled up to the maximum
-RECONNECT_MAX_S = 2.0
 MANY_THREADS = 64  # from this many threads, a shorter switch interval (see run())
 MANY_THREADS_SWITCH_S = 0.0005
 CONNECTING = 16  # connections opened at once per engine
@@ -68,7 +67,10 @@ class Engine:
         self._wakes = 0
         self._wake_lock = threading.Lock()
         self._opened: list[int] = []
-        self._backoff: dict[int, float] = {}  # connection id: next reconnect wait (seconds)
+        shared = self.shared
+        self.reconnector = Reconnector(
+            done=lambda: shared.stop or clock() >= shared.end_ns, pause=shared.resume.wait,
+            connecting=self._connecting)
         self._threads: list[threading.Thread] = []
         self._go: threading.Barrier | None = None
         self._started = False
@@ -99,23 +101,12 @@ class Engine:
                 conn.close()
             done.release()
     def recover(self, conn: DriverConnection) -> None:
-        """After an error on a broken connection, reconnect (outside any timed region).
+        """After an error on a broken connection, reopen it (outside any timed region).
 
-        A failed reconnect waits before the next attempt: 50 ms, doubling to 2 s, with jitter
-        (so the threads do not knock together), reset by the first reconnect that works. The
-        wait ends early when the run stops.
+        While the target is away one thread probes it and the others wait (``reconnect``); the
+        wait ends early when the run ends or stops.
         """
-        if not conn.broken:
-            return
-        key = id(conn)
-        try:
-            conn.reconnect()
-        except Exception:
-            delay = self._backoff.get(key, RECONNECT_FIRST_S)
-            self._backoff[key] = min(RECONNECT_MAX_S, delay * 2)
-            self.shared.resume.wait(delay * random.uniform(0.5, 1.0))
-        else:
-            self._backoff.pop(key, None)
+        self.reconnector.recover(conn)
 
     def _start_clock(self) -> None:
         # Runs once, in the last thread to reach the barrier, before any thread is released,
@@ -162,6 +153,7 @@ class Engine:
         self.shared.stop = True
         self.shared.resume.set()
         self.shared.started.set()
+        self.reconnector.wake()
         if not self._started and self._go is not None:
             self._go.abort()  # connections open, load never started: the threads leave
         self.request_tick()
