@@ -14,14 +14,20 @@ from tests.inprocess import run_in_process
 pytestmark = pytest.mark.postgres
 
 
-def test_target_stopped_for_three_seconds(tmp_path: Path, owned_pg_ctl: Any) -> None:
+def table_t(cluster: Any, rows: int) -> str:
+    """``public.t`` with ``rows`` rows in the tests' own cluster's ``outage`` database."""
     import psycopg
 
-    dsn = owned_pg_ctl.dsn("outage")
+    dsn: str = cluster.dsn("outage")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS t")
         conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
-        conn.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 10000) g")
+        conn.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, %s) g", (rows,))
+    return dsn
+
+
+def test_target_stopped_for_three_seconds(tmp_path: Path, owned_pg_ctl: Any) -> None:
+    dsn = table_t(owned_pg_ctl, 10_000)
     down: dict[str, float] = {}
 
     def outage(_coordinator: object) -> None:
@@ -100,15 +106,9 @@ def test_one_thread_probes_a_target_that_is_away(tmp_path: Path, owned_pg_ctl: A
     """32 connections lose the target for 2 s: the target sees one reconnect per connection
     and then one probe at a time (not 32 threads' back-offs), and the run sees it back within
     the probe interval (engine/reconnect.py)."""
-    import psycopg
-
     from pytest_flakebench.engine.reconnect import PROBE_MAX_S
 
-    dsn = owned_pg_ctl.dsn("outage")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS t")
-        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
-        conn.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 1000) g")
+    dsn = table_t(owned_pg_ctl, 1_000)
     seen: dict[str, Any] = {}
 
     def outage(_coordinator: object) -> None:
