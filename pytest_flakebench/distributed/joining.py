@@ -10,6 +10,7 @@ the driver ends the run before any load with that reason.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,35 +32,27 @@ class NotStarted:
 def await_joins(c: Coordinator, run_id: str, participants: list[str],
                 wait_s: float) -> dict[str, Heartbeat] | NotStarted:
     """Every participant's row once each has joined or gone down (at least one READY)."""
-    timeout_s = c.settings.join_timeout_s
-    deadline = time.monotonic() + timeout_s
-    while True:
-        hbs = {h.worker_id: h for h in c.plane.heartbeats(run_id)}
+
+    def look(hbs: dict[str, Heartbeat]) -> NotStarted | list[str]:
         failed = [w for w in participants if w in hbs and hbs[w].status == "FAILED"]
         if failed:
             reasons = "; ".join(f"{w}: {hbs[w].last_error}" for w in failed)
             return NotStarted(f"setup failed on {reasons}")
-        missing = [w for w in participants if w not in hbs and w not in c.down]
-        if not missing:
-            ready = [w for w in participants if w in hbs and hbs[w].status == "READY"]
-            if not ready:
-                return NotStarted("no worker could join the run")
-            return hbs
-        if c.cancel_reason:
-            return NotStarted(c.cancel_reason, status="CANCELLED")
-        if time.monotonic() > deadline:
-            return NotStarted(f"worker(s) {', '.join(missing)} did not join within "
-                              f"{timeout_s:g}s (--flakebench-join-timeout)")
-        time.sleep(wait_s)
+        return [w for w in participants if w not in hbs and w not in c.down]
+
+    hbs = _poll(c, run_id, wait_s, look, "join")
+    if isinstance(hbs, NotStarted):
+        return hbs
+    if not any(hbs[w].status == "READY" for w in participants if w in hbs):
+        return NotStarted("no worker could join the run")
+    return hbs
 
 
 def await_connected(c: Coordinator, run_id: str, ready: list[str],
                     wait_s: float) -> NotStarted | None:
     """None once every ``ready`` worker has opened its connections."""
-    timeout_s = c.settings.join_timeout_s
-    deadline = time.monotonic() + timeout_s
-    while True:
-        hbs = {h.worker_id: h for h in c.plane.heartbeats(run_id)}
+
+    def look(hbs: dict[str, Heartbeat]) -> NotStarted | list[str]:
         failed = [w for w in ready if w in hbs and hbs[w].status == "FAILED"]
         if failed:
             reasons = "; ".join(f"{w}: {hbs[w].last_error}" for w in failed)
@@ -68,12 +61,30 @@ def await_connected(c: Coordinator, run_id: str, ready: list[str],
         if down:
             return NotStarted(f"worker(s) {', '.join(down)} went down while "
                               f"opening their connections")
-        waiting = [w for w in ready if hbs.get(w) is None or hbs[w].status != "CONNECTED"]
-        if not waiting:
-            return None
+        return [w for w in ready if hbs.get(w) is None or hbs[w].status != "CONNECTED"]
+
+    hbs = _poll(c, run_id, wait_s, look, "open their connections")
+    return hbs if isinstance(hbs, NotStarted) else None
+
+
+def _poll(c: Coordinator, run_id: str, wait_s: float,
+          look: Callable[[dict[str, Heartbeat]], NotStarted | list[str]],
+          what: str) -> dict[str, Heartbeat] | NotStarted:
+    """Read the heartbeats every ``wait_s`` until ``look`` awaits no worker (then return them)
+    or says why the run cannot start, the run is cancelled, or ``--flakebench-join-timeout``
+    passes (naming the workers still awaited)."""
+    timeout_s = c.settings.join_timeout_s
+    deadline = time.monotonic() + timeout_s
+    while True:
+        hbs = {h.worker_id: h for h in c.plane.heartbeats(run_id)}
+        awaited = look(hbs)
+        if isinstance(awaited, NotStarted):
+            return awaited
+        if not awaited:
+            return hbs
         if c.cancel_reason:
             return NotStarted(c.cancel_reason, status="CANCELLED")
         if time.monotonic() > deadline:
-            return NotStarted(f"worker(s) {', '.join(waiting)} did not open their connections "
-                              f"within {timeout_s:g}s (--flakebench-join-timeout)")
+            return NotStarted(f"worker(s) {', '.join(awaited)} did not {what} within "
+                              f"{timeout_s:g}s (--flakebench-join-timeout)")
         time.sleep(wait_s)
