@@ -49,13 +49,8 @@ class CatalogContext:
         if not requested:
             raise TargetError(f"{self.redacted_url} names no database and the user has no "
                               "default one: use snowflake://user@account/DATABASE/SCHEMA")
-        try:
-            wanted = names.normalise(str(requested))
-        except ValueError as exc:
-            raise TargetError(f"{self.redacted_url}: database {requested!r}: {exc}") from None
-        rows, cols = self._show(S.SHOW_DATABASES.render(pattern=names.string_literal(wanted)))
-        listed = [str(r[cols.index("name")]) for r in rows] if "name" in cols else []
-        chosen = names.pick(str(requested), listed)
+        chosen, wanted = self._lookup(
+            "database", str(requested), lambda like: S.SHOW_DATABASES.render(pattern=like))
         if chosen.name is None:
             why = (f"is ambiguous: {', '.join(chosen.candidates)} differ only in case; quote it"
                    if chosen.ambiguous else
@@ -73,14 +68,9 @@ class CatalogContext:
         if not requested:
             raise TargetError(f"{self.redacted_url} names no schema: write 'schema.table' or "
                               "put the schema in the URL (/DATABASE/SCHEMA)")
-        try:
-            wanted = names.normalise(str(requested))
-        except ValueError as exc:
-            raise TargetError(f"{self.redacted_url}: schema {requested!r}: {exc}") from None
-        rows, cols = self._show(S.SHOW_SCHEMAS.render(pattern=names.string_literal(wanted),
-                                                      database=names.quote(database)))
-        listed = [str(r[cols.index("name")]) for r in rows] if "name" in cols else []
-        chosen = names.pick(str(requested), listed)
+        chosen, wanted = self._lookup(
+            "schema", str(requested),
+            lambda like: S.SHOW_SCHEMAS.render(pattern=like, database=names.quote(database)))
         if chosen.name is None:
             why = (f"is ambiguous: {', '.join(chosen.candidates)} differ only in case"
                    if chosen.ambiguous else
@@ -89,3 +79,15 @@ class CatalogContext:
             raise TargetError(f"schema {requested!r} (as {wanted}) {why}; target "
                               f"{self.redacted_url}")
         return chosen.name
+
+    def _lookup(self, what: str, requested: str,
+                show: Callable[[str], str]) -> tuple[names.Pick, str]:
+        """The catalog's pick for ``requested`` (a ``what``: database or schema) and its
+        normalised form; ``show`` renders the SHOW statement for a LIKE pattern."""
+        try:
+            wanted = names.normalise(requested)
+        except ValueError as exc:
+            raise TargetError(f"{self.redacted_url}: {what} {requested!r}: {exc}") from None
+        rows, cols = self._show(show(names.string_literal(wanted)))
+        listed = [str(r[cols.index("name")]) for r in rows] if "name" in cols else []
+        return names.pick(requested, listed), wanted
