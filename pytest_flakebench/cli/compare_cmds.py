@@ -15,6 +15,7 @@ from pytest_flakebench.cli.options import console, opened, store_url, utc_text
 from pytest_flakebench.errors import ConfigError, StoreError
 from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.stores.base import ResultStore
+from pytest_flakebench.stores.rows import no_run
 
 _STORE_HELP = "results store URL (default: $FLAKEBENCH_STORE, else the default SQLite file)"
 MAX_RUNS = 5
@@ -66,7 +67,7 @@ def _load(store: ResultStore, run_ids: list[str]) -> list[RunResult]:
     for run_id in run_ids:
         run = store.get_run(run_id)
         if run is None:
-            raise StoreError(f"no run {run_id!r} in {store.redacted_url}: see `flakebench runs`")
+            raise StoreError(no_run(run_id, store.redacted_url))
         found.append(run)
     return found
 

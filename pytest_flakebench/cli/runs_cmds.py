@@ -14,6 +14,7 @@ from pytest_flakebench.cli.options import console, opened, store_url, utc_text
 from pytest_flakebench.errors import StoreError
 from pytest_flakebench.judge.results import KindStats, RunResult, SLOCheck
 from pytest_flakebench.stores import shown_url
+from pytest_flakebench.stores.rows import no_run
 from pytest_flakebench.units import format_duration_s, format_us
 from pytest_flakebench.urls import scheme_of, sqlite_path
 
@@ -120,7 +121,7 @@ def run_show(args: argparse.Namespace) -> int:
         store.check()
         run = store.get_run(args.run_id)
     if run is None:
-        raise StoreError(f"no run {args.run_id!r} in {shown_url(url)}: see `flakebench runs`")
+        raise StoreError(no_run(args.run_id, shown_url(url)))
     if args.json:
         # Plain print: rich would re-wrap and highlight JSON that scripts will parse.
         sys.stdout.write(json.dumps(run.to_dict(), indent=2) + "\n")

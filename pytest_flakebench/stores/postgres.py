@@ -180,7 +180,7 @@ class PostgresStore:
                 "ORDER BY (RUN_ID = %s) DESC LIMIT 3",
                 (run_id, len(run_id), run_id, run_id),
             ).fetchall()
-            if not found or (len(found) > 1 and found[0][0] != run_id):
+            if not rows.unique_run(run_id, found):
                 return found, []
             snaps = conn.execute(
                 f"SELECT {', '.join(rows.SNAPSHOT_READ_COLUMNS)} "
@@ -190,11 +190,8 @@ class PostgresStore:
             return found, snaps
 
         found, snaps = self._run(f"cannot read run {run_id}", body)
-        if not found:
-            return None
-        if len(found) > 1 and found[0][0] != run_id:
-            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
-        return rows.run_from_rows(found[0][1], snaps)
+        row = rows.run_match(run_id, found)
+        return None if row is None else rows.run_from_rows(row[1], snaps)
 
     def set_baseline(self, name: str, run_id: str) -> str:
         """Name a stored run as baseline ``name`` (replacing an earlier one of that name)."""
@@ -204,7 +201,7 @@ class PostgresStore:
                 f"SELECT RUN_ID, TEST_ID FROM {SCHEMA}.TEST_RESULTS WHERE PARENT_RUN_ID IS NULL "
                 "AND (RUN_ID = %s OR substr(RUN_ID, 1, %s) = %s) ORDER BY (RUN_ID = %s) DESC "
                 "LIMIT 3", (run_id, len(run_id), run_id, run_id)).fetchall()
-            if len(found) == 1 or (found and found[0][0] == run_id):
+            if rows.unique_run(run_id, found):
                 conn.execute(
                     f"INSERT INTO {SCHEMA}.BASELINES (NAME, RUN_ID, TEST_ID) VALUES (%s, %s, %s) "
                     "ON CONFLICT (NAME) DO UPDATE SET RUN_ID = excluded.RUN_ID, "
@@ -213,11 +210,7 @@ class PostgresStore:
             return found
 
         found = self._run(f"cannot set baseline {name!r}", body)
-        if not found:
-            raise StoreError(f"no run {run_id!r} in {self.redacted_url}: see `flakebench runs`")
-        if len(found) > 1 and found[0][0] != run_id:
-            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
-        return str(found[0][0])
+        return str(rows.one_run(run_id, found, self.redacted_url)[0])
 
     def get_baseline(self, name: str) -> str | None:
         """The run id of baseline ``name``, or None."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from pytest_flakebench.errors import StoreError
 from pytest_flakebench.judge.results import KindStats, RunResult, Snapshot
 from pytest_flakebench.stores.base import BaselineRow, RunRow
 
@@ -190,10 +191,35 @@ def run_from_rows(result_json: Any, snapshots: Sequence[Row]) -> RunResult:
     return RunResult.from_dict(data)
 
 
-def ambiguous_prefix(prefix: str, ids: Sequence[str]) -> str:
-    """The error text for a run id prefix that matches several runs."""
-    shown = ", ".join(ids[:2]) + (", …" if len(ids) > 2 else "")
-    return f"run id prefix {prefix!r} is ambiguous ({shown}): give more characters"
+def unique_run(prefix: str, found: Sequence[Sequence[Any]]) -> bool:
+    """Whether ``found`` (rows whose RUN_ID, first, is ``prefix`` or starts with it, the exact
+    id ordered first) names one run: a write for that run may go ahead."""
+    return bool(found) and (len(found) == 1 or found[0][0] == prefix)
+
+
+def run_match(prefix: str, found: Sequence[Sequence[Any]]) -> Sequence[Any] | None:
+    """The row of the run ``prefix`` names (see ``unique_run``); None when there is none.
+    Raises ``StoreError`` when the prefix matches several runs."""
+    if not found:
+        return None
+    if not unique_run(prefix, found):
+        ids = [str(r[0]) for r in found]
+        shown = ", ".join(ids[:2]) + (", …" if len(ids) > 2 else "")
+        raise StoreError(f"run id prefix {prefix!r} is ambiguous ({shown}): give more characters")
+    return found[0]
+
+
+def one_run(prefix: str, found: Sequence[Sequence[Any]], store: str) -> Sequence[Any]:
+    """``run_match``, and a ``StoreError`` naming the store (redacted) when there is none."""
+    row = run_match(prefix, found)
+    if row is None:
+        raise StoreError(no_run(prefix, store))
+    return row
+
+
+def no_run(run_id: str, store: str) -> str:
+    """The error text for a run id no stored run has."""
+    return f"no run {run_id!r} in {store}: see `flakebench runs`"
 
 
 def run_filters(*, test: str | None, target: str | None, status: str | None,

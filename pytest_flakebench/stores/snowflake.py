@@ -260,18 +260,15 @@ class SnowflakeStore:
         def body(cur: Any) -> tuple[list[Any], list[Any]]:
             cur.execute(S.FIND_RUN.sql, (run_id, run_id))
             found = list(cur.fetchall())
-            if not found or (len(found) > 1 and found[0][0] != run_id):
+            if not rows.unique_run(run_id, found):
                 return found, []
             cur.execute(S.RUN_SNAPSHOTS.render(columns=", ".join(rows.SNAPSHOT_READ_COLUMNS)),
                         (found[0][0],))
             return found, list(cur.fetchall())
 
         found, snaps = self._run(f"cannot read run {run_id}", body)
-        if not found:
-            return None
-        if len(found) > 1 and found[0][0] != run_id:
-            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
-        return rows.run_from_rows(found[0][1], snaps)
+        row = rows.run_match(run_id, found)
+        return None if row is None else rows.run_from_rows(row[1], snaps)
 
     def set_baseline(self, name: str, run_id: str) -> str:
         """Name a stored run as baseline ``name`` (replacing an earlier one of that name)."""
@@ -279,7 +276,7 @@ class SnowflakeStore:
         def body(cur: Any) -> list[Any]:
             cur.execute(S.FIND_RUN_TEST.sql, (run_id, run_id))
             found = list(cur.fetchall())
-            if len(found) == 1 or (found and found[0][0] == run_id):
+            if rows.unique_run(run_id, found):
                 cur.execute(S.BEGIN.sql)
                 cur.execute(S.DELETE_BASELINE.sql, (name,))
                 cur.execute(S.INSERT_BASELINE.sql,
@@ -288,11 +285,7 @@ class SnowflakeStore:
             return found
 
         found = self._run(f"cannot set baseline {name!r}", body)
-        if not found:
-            raise StoreError(f"no run {run_id!r} in {self.redacted_url}: see `flakebench runs`")
-        if len(found) > 1 and found[0][0] != run_id:
-            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
-        return str(found[0][0])
+        return str(rows.one_run(run_id, found, self.redacted_url)[0])
 
     def get_baseline(self, name: str) -> str | None:
         """The run id of baseline ``name``, or None."""

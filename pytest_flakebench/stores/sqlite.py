@@ -182,18 +182,17 @@ class SQLiteStore:
                 "AND (RUN_ID = ? OR substr(RUN_ID, 1, ?) = ?) ORDER BY RUN_ID = ? DESC LIMIT 3",
                 (run_id, len(run_id), run_id, run_id),
             ).fetchall()
-            if not found:
+            row = rows.run_match(run_id, found)
+            if row is None:
                 return None
-            if len(found) > 1 and found[0][0] != run_id:
-                raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
             snaps = conn.execute(
                 f"SELECT {', '.join(rows.SNAPSHOT_READ_COLUMNS)} FROM WORKER_METRICS_SNAPSHOTS "
                 "WHERE RUN_ID = ? ORDER BY ORDINAL",
-                (found[0][0],),
+                (row[0],),
             ).fetchall()
         except sqlite3.Error as exc:
             raise self._error(f"cannot read run {run_id}", exc) from exc
-        return rows.run_from_rows(found[0][1], snaps)
+        return rows.run_from_rows(row[1], snaps)
 
     def _resolve_run_id(self, conn: sqlite3.Connection, run_id: str) -> tuple[str, str]:
         found = conn.execute(
@@ -201,11 +200,8 @@ class SQLiteStore:
             "AND (RUN_ID = ? OR substr(RUN_ID, 1, ?) = ?) ORDER BY RUN_ID = ? DESC LIMIT 3",
             (run_id, len(run_id), run_id, run_id),
         ).fetchall()
-        if not found:
-            raise StoreError(f"no run {run_id!r} in {self.redacted_url}: see `flakebench runs`")
-        if len(found) > 1 and found[0][0] != run_id:
-            raise StoreError(rows.ambiguous_prefix(run_id, [str(r[0]) for r in found]))
-        return str(found[0][0]), str(found[0][1])
+        row = rows.one_run(run_id, found, self.redacted_url)
+        return str(row[0]), str(row[1])
 
     def set_baseline(self, name: str, run_id: str) -> str:
         """Name a stored run as baseline ``name`` (replacing an earlier one of that name)."""
