@@ -33,7 +33,6 @@ class Reconnector:
         self._connecting = connecting  # connections opened at once (shared with open())
         self._cond = threading.Condition()
         self._probing = False
-        self.probes = 0  # failed attempts while the target was away (for tests and reports)
 
     def recover(self, conn: DriverConnection) -> None:
         """Reopen ``conn`` if it is broken; return when it is open again or the run ended."""
@@ -69,7 +68,6 @@ class Reconnector:
             self._pause(delay)
             if self._done() or self._reopen(conn):
                 return
-            self.probes += 1
             delay = min(PROBE_MAX_S, delay * 2)
 
     def _reopen(self, conn: DriverConnection) -> bool:
