@@ -7,15 +7,35 @@ Latencies are integer microseconds; histograms travel in HDR wire form.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 from pytest_flakebench.histogram import LatencyHistogram, LatencySummary
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # ABANDONED: the controlling process died; `flakebench recover` stored what workers reported.
 Status = Literal["COMPLETED", "PARTIAL", "CANCELLED", "FAILED", "ABANDONED"]
 Verdict = Literal["PASSED", "FAILED", "ERROR"]
 Phase = Literal["WARMUP", "MEASUREMENT", "COOLDOWN"]
+
+
+class Plain:
+    """``to_dict``/``from_dict`` of a dataclass whose fields are builtins. Reading ignores keys
+    the class does not have, so a row written by a later version with more fields still reads."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Builtins only."""
+        return asdict(cast("DataclassInstance", self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict`."""
+        known = {f.name for f in fields(cast("type[DataclassInstance]", cls))}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +169,7 @@ class KindStats:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(Plain):
     """One worker's second: operations, errors and the interval's latency histogram."""
 
     worker_id: str
@@ -171,14 +191,6 @@ class Snapshot:
     # find_max: the step the interval belongs to (0: none); live and in JSON, not in the store
     step: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        """Builtins only."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +208,7 @@ class QueryRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class SLOCheck:
+class SLOCheck(Plain):
     """One SLO limit and what was measured against it."""
 
     scope: str  # "overall" or a kind
@@ -205,18 +217,9 @@ class SLOCheck:
     measured: float
     ok: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        """Builtins only."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SLOCheck:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class WorkerSummary:
+class WorkerSummary(Plain):
     """One worker's share of a run (a single process run has one worker, ``main``)."""
 
     worker_id: str
@@ -229,15 +232,6 @@ class WorkerSummary:
     p95_us: int
     histogram: str = ""  # this worker's measurement latencies (all kinds), HDR wire form
     measurement_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Builtins only."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WorkerSummary:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
 
 
 @dataclass(frozen=True, slots=True)

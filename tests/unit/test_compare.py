@@ -216,7 +216,7 @@ def test_different_host_noise_is_inconclusive_never_regressed() -> None:
     c = _against(history, cand, "p95:+20%")
     assert c.verdict == "INCONCLUSIVE", c.reason
     assert "the host differed" in c.reason
-    assert "other processes' CPU 0.15 → 1.15 cores (bound ±0.6)" in c.reason
+    assert "other processes' CPU 0.15 → 1.15 cores (bound +0.6)" in c.reason
     assert "calibration loop" in c.reason
     assert "a host x1.52 slower can explain up to x3.04" in c.reason
     same = synthetic_run(rng, Profile(slowdown=2.2, host=quiet), run_id="d")
@@ -226,6 +226,26 @@ def test_different_host_noise_is_inconclusive_never_regressed() -> None:
     c = _against(history, gross, "p95:+20%")
     assert c.verdict == "REGRESSED", c.reason
     assert "beyond the x3.04 it could explain" in c.reason
+
+
+def test_a_baseline_on_the_noisier_host_cannot_excuse_a_regression() -> None:
+    # Seen in CI: a dropped index (p95 x3.06) was INCONCLUSIVE because the *baseline* had run
+    # with 16% of its CPU stolen. A slower baseline host makes the candidate look better, not
+    # worse: the hosts differ, but not in the direction that explains a slowdown.
+    rng = random.Random(9)
+    quiet = {"cores": 2, "calibration_ms": [10.0, 10.4], "other_cores": [0.1, 0.2], "steal": 0.0}
+    busy = {"cores": 2, "calibration_ms": [15.0, 16.0], "other_cores": [1.1, 1.2], "steal": 0.16}
+    history = _history(rng, 3, Profile(host=busy))
+    slower = synthetic_run(rng, Profile(slowdown=2.2, host=quiet), run_id="c")
+    c = _against(history, slower, "p95:+20%")
+    assert c.verdict == "REGRESSED", c.reason
+    assert "the host differed" not in c.reason
+    # the other way round, the same two hosts do explain it
+    assert difference(busy, quiet) is None
+    found = difference(quiet, busy)
+    assert found is not None
+    assert found.factor > 1.5
+    assert "steal 0.0% → 16.0% (bound +5pp)" in found.reason
 
 
 def test_host_recorder_records_a_probe_and_the_run() -> None:
