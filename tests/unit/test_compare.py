@@ -207,10 +207,13 @@ def why_cell(c: Comparison) -> str:
     return str(next(iter(table.columns[-1].cells)))
 
 
+QUIET = {"cores": 2, "calibration_ms": [10.0, 10.4], "other_cores": [0.1, 0.2], "steal": 0.0}
+BUSY = {"cores": 2, "calibration_ms": [15.0, 16.0], "other_cores": [1.1, 1.2], "steal": 0.0}
+
+
 def test_different_host_noise_is_inconclusive_never_regressed() -> None:
     rng = random.Random(9)
-    quiet = {"cores": 2, "calibration_ms": [10.0, 10.4], "other_cores": [0.1, 0.2], "steal": 0.0}
-    busy = {"cores": 2, "calibration_ms": [15.0, 16.0], "other_cores": [1.1, 1.2], "steal": 0.0}
+    quiet, busy = QUIET, BUSY
     history = _history(rng, 3, Profile(host=quiet))
     cand = synthetic_run(rng, Profile(slowdown=2.2, host=busy), run_id="c")
     c = _against(history, cand, "p95:+20%")
@@ -233,8 +236,7 @@ def test_a_baseline_on_the_noisier_host_cannot_excuse_a_regression() -> None:
     # with 16% of its CPU stolen. A slower baseline host makes the candidate look better, not
     # worse: the hosts differ, but not in the direction that explains a slowdown.
     rng = random.Random(9)
-    quiet = {"cores": 2, "calibration_ms": [10.0, 10.4], "other_cores": [0.1, 0.2], "steal": 0.0}
-    busy = {"cores": 2, "calibration_ms": [15.0, 16.0], "other_cores": [1.1, 1.2], "steal": 0.16}
+    quiet, busy = QUIET, {**BUSY, "steal": 0.16}
     history = _history(rng, 3, Profile(host=busy))
     slower = synthetic_run(rng, Profile(slowdown=2.2, host=quiet), run_id="c")
     c = _against(history, slower, "p95:+20%")
