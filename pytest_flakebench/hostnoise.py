@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 # The stated bounds: two runs whose hosts differ by more than this are not compared.
 CALIBRATION_RATIO = 1.30  # the calibration loop ran 30% slower in one run than the other
@@ -202,40 +202,45 @@ class HostDifference:
 EXPLAINS = 2.0
 
 
-def difference(baseline: Mapping[str, Any], candidate: Mapping[str, Any],
+def difference(baseline: Mapping[str, Any], candidate: Mapping[str, Any], *,
+               slower: Literal["candidate", "baseline"] = "candidate",
                ) -> HostDifference | None:
-    """How much slower the candidate's host was than the baseline's, where beyond the stated
-    bounds (None: not slower beyond them, or unknown).
+    """How much slower the ``slower`` run's host was than the other's, where beyond the stated
+    bounds (None: not slower beyond them, or unknown). Figures are shown baseline → candidate.
 
-    One way only: a baseline measured on the slower host looks worse than its code is, so
-    against it a candidate looks better, never worse; that cannot explain a regression. (It
-    did: a dropped index, p95 x3.06, was forgiven because the *baseline* had run with 16% of
-    its CPU stolen, in one CI run.)
+    One way at a time: a baseline measured on the slower host looks worse than its code is, so
+    against it a candidate looks better, never worse; that cannot explain a regression (it did:
+    a dropped index, p95 x3.06, was forgiven because the *baseline* had run with 16% of its CPU
+    stolen, in one CI run), only an improvement (``slower="baseline"``).
     """
     if not baseline or not candidate:
         return None
     a, b = summary(baseline), summary(candidate)
+    fast, slow = (a, b) if slower == "candidate" else (b, a)
     factor = 1.0
     reasons = []
     ca, cb = a["calibration_ms"], b["calibration_ms"]
-    if ca and cb and cb > ca:
-        factor = max(factor, cb / ca)
-        if cb / ca > CALIBRATION_RATIO:
+    cf, cs = fast["calibration_ms"], slow["calibration_ms"]
+    if cf and cs and ca and cb and cs > cf:
+        factor = max(factor, cs / cf)
+        if cs / cf > CALIBRATION_RATIO:
             reasons.append(f"calibration loop {ca:.1f}ms → {cb:.1f}ms "
-                           f"(x{cb / ca:.2f}, bound x{CALIBRATION_RATIO:g})")
+                           f"(x{cs / cf:.2f}, bound x{CALIBRATION_RATIO:g})")
     oa, ob = a["other_cores"], b["other_cores"]
+    of, os_ = fast["other_cores"], slow["other_cores"]
     cores = a["cores"] or b["cores"] or 1.0
-    if oa is not None and ob is not None and ob > oa:
-        factor = max(factor, 1 + (ob - oa) / cores)
-        if ob - oa > OTHER_LOAD_CORES:
+    if oa is not None and ob is not None and of is not None and os_ is not None and os_ > of:
+        factor = max(factor, 1 + (os_ - of) / cores)
+        if os_ - of > OTHER_LOAD_CORES:
             reasons.append(f"other processes' CPU {oa:.2f} → {ob:.2f} cores "
-                           f"(bound +{OTHER_LOAD_CORES:g})")
+                           f"(bound ±{OTHER_LOAD_CORES:g})")
     sa, sb = a["steal"], b["steal"]
-    if sa is not None and sb is not None and sb > sa:
-        factor = max(factor, 1 / max(0.05, 1 - (sb - sa)))
-        if sb - sa > STEAL_SHARE:
+    sf, ss = fast["steal"], slow["steal"]
+    if sa is not None and sb is not None and sf is not None and ss is not None and ss > sf:
+        factor = max(factor, 1 / max(0.05, 1 - (ss - sf)))
+        if ss - sf > STEAL_SHARE:
             reasons.append(f"steal {sa * 100:.1f}% → {sb * 100:.1f}% "
-                           f"(bound +{STEAL_SHARE * 100:g}pp)")
+                           f"(bound ±{STEAL_SHARE * 100:g}pp)")
     if not reasons:
         return None
     return HostDifference("; ".join(reasons), factor)

@@ -77,8 +77,10 @@ def compare_ab(a_runs: Sequence[RunResult], b_runs: Sequence[RunResult],
         a_series.append(sa)
         b_series.append(sb)
     base, cand = _pooled(a_series), _pooled(b_series)
-    host = difference({"workers": {f"A{i}": r.host for i, r in enumerate(a_runs) if r.host}},
-                      {"workers": {f"B{i}": r.host for i, r in enumerate(b_runs) if r.host}})
+    a_hosts = {"workers": {f"A{i}": r.host for i, r in enumerate(a_runs) if r.host}}
+    b_hosts = {"workers": {f"B{i}": r.host for i, r in enumerate(b_runs) if r.host}}
+    host = difference(a_hosts, b_hosts)
+    host_faster = difference(a_hosts, b_hosts, slower="baseline")
     results = []
     for m in metrics:
         a_figures = [overall_figure(r, m) for r in a_runs]
@@ -91,7 +93,8 @@ def compare_ab(a_runs: Sequence[RunResult], b_runs: Sequence[RunResult],
         known = [v for v in found if v is not None]
         within = sum(known) / len(known) if known else None
         results.append(compare_metric(m, a_value, b_value, base.of(m), cand.of(m), limits[m],
-                                      history=a_figures, within=within, host=host))
+                                      history=a_figures, within=within, host=host,
+                                      host_faster=host_faster))
     last = b_runs[-1]
     notes = (f"A/B: {len(a_runs)} trials of {a_runs[0].target} against {len(b_runs)} of "
              f"{last.target}, interleaved {order(len(a_runs))}",)

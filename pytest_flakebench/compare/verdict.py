@@ -151,14 +151,16 @@ def compare_metric(metric: str, base_value: float, cand_value: float, base: Sequ
                    cand: Sequence[float], threshold: Threshold, *, alpha: float = ALPHA,
                    min_samples: int = MIN_SAMPLES, history: Sequence[float] = (),
                    within: float | None = None, host: HostDifference | None = None,
+                   host_faster: HostDifference | None = None,
                    prior: Prior | None = None) -> MetricComparison:
     """One metric's verdict.
 
     ``base``/``cand``: the two runs' within-run samples; ``history``: the overall figure of the
     last comparable runs, the baseline's included (:func:`spread_of` needs three); ``within``:
     the variance a run's figure has from its window samples (:func:`within_variance`); ``host``:
-    how the two runs' hosts differ beyond the bounds, if they do (a regression the host could
-    explain is then INCONCLUSIVE); ``prior``: what the history's between-run variance is shrunk
+    how much slower the candidate's host was, beyond the bounds (a regression it could explain
+    is then INCONCLUSIVE); ``host_faster``: how much slower the baseline's was (the same for an
+    improvement); ``prior``: what the history's between-run variance is shrunk
     toward (None: :data:`.history.DEFAULT_PRIOR`).
     """
     change = _change(metric, base_value, cand_value)
@@ -216,13 +218,17 @@ def compare_metric(metric: str, base_value: float, cand_value: float, base: Sequ
         reason = (f"{head}, {signif}, outside the last {spread.runs} comparable runs "
                   f"(bound {_shown(metric, spread.bound(direction * sign))}; "
                   f"{spread.prior.describe()})")
-    if host is not None and sign > 0:
-        if host.explains(factor):
-            return result("INCONCLUSIVE", f"{reason}, but the host differed: {host.reason} "
-                          f"(a host x{host.factor:.2f} slower can explain up to "
-                          f"x{EXPLAINS * host.factor:.2f})", p)
-        reason += (f"; the host differed ({host.reason}) but a change of {_times(factor)} is "
-                   f"beyond the x{EXPLAINS * host.factor:.2f} it could explain")
+    # A slower host can make the run measured on it look worse: the candidate's excuses a
+    # regression, the baseline's an improvement, never the other way round.
+    excuse = host if sign > 0 else host_faster
+    if excuse is not None:
+        which = "candidate's" if sign > 0 else "baseline's"
+        if excuse.explains(factor):
+            return result("INCONCLUSIVE", f"{reason}, but the host differed: {excuse.reason} "
+                          f"(the {which} host, x{excuse.factor:.2f} slower, can explain up "
+                          f"to x{EXPLAINS * excuse.factor:.2f})", p)
+        reason += (f"; the host differed ({excuse.reason}) but a change of {_times(factor)} "
+                   f"is beyond the x{EXPLAINS * excuse.factor:.2f} it could explain")
     return result(verdict, reason, p)
 
 
@@ -292,6 +298,7 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
     else:
         base_series, cand_series, sampling = within_run_pair(baseline, candidate)
     host = difference(baseline.host, candidate.host)
+    host_faster = difference(baseline.host, candidate.host, slower="baseline")
     runs = (baseline, *history)
     # With a history, the candidate's windows are tested against the windows of every one of
     # its runs: a baseline that happened to run fast or slow then weighs 1/n, not all.
@@ -310,7 +317,8 @@ def compare_runs(baseline: RunResult, candidate: RunResult,
         compare_metric(m, overall_figure(baseline, m), overall_figure(candidate, m),
                        reference.of(m), cand_series.of(m), limits[m], alpha=alpha,
                        min_samples=min_samples, history=[overall_figure(r, m) for r in runs],
-                       within=within_of(m), host=host, prior=(priors or {}).get(m))
+                       within=within_of(m), host=host, host_faster=host_faster,
+                       prior=(priors or {}).get(m))
         for m in order
     )
     notes: list[str] = []

@@ -219,9 +219,9 @@ def test_different_host_noise_is_inconclusive_never_regressed() -> None:
     c = _against(history, cand, "p95:+20%")
     assert c.verdict == "INCONCLUSIVE", c.reason
     assert "the host differed" in c.reason
-    assert "other processes' CPU 0.15 → 1.15 cores (bound +0.6)" in c.reason
+    assert "other processes' CPU 0.15 → 1.15 cores (bound ±0.6)" in c.reason
     assert "calibration loop" in c.reason
-    assert "a host x1.52 slower can explain up to x3.04" in c.reason
+    assert "the candidate's host, x1.52 slower, can explain up to x3.04" in c.reason
     same = synthetic_run(rng, Profile(slowdown=2.2, host=quiet), run_id="d")
     assert _against(history, same, "p95:+20%").verdict == "REGRESSED"
     # A change far beyond what the host could explain is the code's (an index dropped).
@@ -247,7 +247,15 @@ def test_a_baseline_on_the_noisier_host_cannot_excuse_a_regression() -> None:
     found = difference(quiet, busy)
     assert found is not None
     assert found.factor > 1.5
-    assert "steal 0.0% → 16.0% (bound +5pp)" in found.reason
+    assert "steal 0.0% → 16.0% (bound ±5pp)" in found.reason
+    # and the baseline's slower host can explain an improvement of the same size
+    faster = synthetic_run(rng, Profile(slowdown=1 / 2.2, host=quiet), run_id="d")
+    c = _against(history, faster, "p95:+20%")
+    assert c.verdict == "INCONCLUSIVE", c.reason
+    assert "the baseline's host, x" in c.reason
+    assert "steal 16.0% → 0.0%" in c.reason
+    same = synthetic_run(rng, Profile(slowdown=1 / 2.2, host=busy), run_id="e")
+    assert _against(history, same, "p95:+20%").verdict == "IMPROVED"
 
 
 def test_host_recorder_records_a_probe_and_the_run() -> None:
