@@ -127,9 +127,12 @@ def run_pgbench(admin: str, url: str, db: str, clients: int, jobs: int, seconds:
     done = int(_field(r"^number of transactions actually processed: (\d+)", out))
     failed = _field(r"^number of failed transactions: (\d+)", out, "0")
     # pgbench runs -T seconds after its connections are open (milliseconds here)
+    start, end = launched + 1.0, ended - 1.0
+    busy, server_cpu = server.machine(start, end, tps * (end - start)) or (None, None)
     return Figure(qps=tps, cpu_us=cpu * 1e6 / max(done, 1), errors=int(failed),
-                  server_qps=server.rate(launched + 1.0, ended - 1.0),
-                  server_total=server.total, client_total=done + int(failed))
+                  server_qps=server.rate(start, end),
+                  server_total=server.total, client_total=done + int(failed),
+                  machine_busy=busy, server_cpu_us=server_cpu)
 
 
 def _field(pattern: str, text: str, default: str | None = None) -> str:
@@ -187,7 +190,9 @@ def run_plugin(admin: str, db: str, workdir: Path, url: str, connections: int, w
     total_ops = overall["ops"] + overall["warmup_ops"]
     shutil.rmtree(run_dir, ignore_errors=True)
     per_op = 1e6 / max(ops_in_window, 1.0)
-    return Figure(qps=overall["qps"], cpu_us=window_cpu * per_op,
+    busy, server_cpu = server.machine(start, end, ops_in_window) or (None, None)
+    return Figure(machine_busy=busy, server_cpu_us=server_cpu, qps=overall["qps"],
+                  cpu_us=window_cpu * per_op,
                   cpu_us_whole=whole * 1e6 / max(total_ops, 1), p50_us=overall["p50_us"],
                   p99_us=overall["p99_us"], errors=overall["errors"],
                   server_qps=server.rate(start, end), server_total=server.total,
@@ -238,14 +243,14 @@ def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Na
     rows = []
     for s in series.values():
         b = s.best()
-        cpu = f"{b.cpu_us:.1f}"
+        cpu_cell = f"{b.cpu_us:.1f}"
         if b.cpu_us_whole is not None:
-            cpu += f" (whole {b.cpu_us_whole:.1f})"
+            cpu_cell += f" (whole {b.cpu_us_whole:.1f})"
         lat = f"{b.p50_us}/{b.p99_us}" if b.p50_us is not None else ""
-        server = f"{b.server_qps:,.0f}" if b.server_qps is not None else "?"
+        server_cell = f"{b.server_qps:,.0f}" if b.server_qps is not None else "?"
         txns = f"{b.server_total:,}/{b.client_total:,}"
-        rows.append((s.label, f"{b.qps:,.0f}", server, txns,
-                     " ".join(f"{f.qps / 1000:.1f}k" for f in s.runs), cpu, lat))
+        rows.append((s.label, f"{b.qps:,.0f}", server_cell, txns,
+                     " ".join(f"{f.qps / 1000:.1f}k" for f in s.runs), cpu_cell, lat))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
@@ -257,6 +262,13 @@ def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Na
           f"{RATE_TOLERANCE:.0%}): " + ("every run agrees" if not failed else "FAILED"))
     for line in failed:
         print(f"  {line}")
+    print("where the CPUs went, within each best run's window (machine busy: share of every "
+          "CPU; server: the benchmark database's backends, CPU µs/op):")
+    for s in series.values():
+        b = s.best()
+        if b.machine_busy is not None and b.server_cpu_us is not None:
+            print(f"  {s.label}: machine busy {b.machine_busy:.0%}, server "
+                  f"{b.server_cpu_us:.1f} µs/op, client {b.cpu_us:.1f} µs/op")
     for key in ("n0_c1", "n0_c2", "n2_c2"):
         b = series[key].best()
         if b.threads:

@@ -19,12 +19,14 @@ the end of a run every backend has exited, and exiting publishes everything: the
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 import psycopg
@@ -145,6 +147,17 @@ print(json.dumps({"ops": n, "qps": n / elapsed, "cpu_us": cpu * 1e6 / n,
                   "sent": sum(c[0] for c in counts), "start": epoch0, "end": epoch0 + elapsed}))
 '''
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """The machine's busy and total CPU seconds since boot (/proc/stat, every CPU)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal
+    idle = values[3] + values[4]
+    return (total - idle) / _TICK, total / _TICK
+
+
 def slope(samples: list[tuple[float, int]], start: float, end: float) -> float | None:
     """Least-squares slope (per second) of the samples taken within ``[start, end]``."""
     inside = [(t, v) for t, v in samples if start <= t <= end]
@@ -172,6 +185,10 @@ class ServerCounter:
         self._url = admin_url
         self._db = db
         self.samples: list[tuple[float, int]] = []
+        # (time, the machine's busy and total CPU seconds, the benchmark database's backends'
+        # CPU seconds): where the 2 cores went, server side included
+        self.cpu: list[tuple[float, float, float, float]] = []
+        self._backends: dict[int, float] = {}  # pid: CPU seconds last read (kept once exited)
         self.total = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="server-counter", daemon=True)
@@ -199,9 +216,35 @@ class ServerCounter:
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
             self.samples.append((time.time(), self._read()))
+            busy, total = _machine_cpu()
+            self.cpu.append((time.time(), busy, total, self._backend_cpu()))
+
+    def _backend_cpu(self) -> float:
+        """CPU seconds of the benchmark database's backends so far (/proc/PID/stat)."""
+        assert self._conn is not None
+        pids = [int(r[0]) for r in self._conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self._db,)).fetchall()]
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited since: its last reading stands
+            self._backends[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+        return sum(self._backends.values())
+
+    def machine(self, start: float, end: float, ops: float) -> tuple[float, float] | None:
+        """Within ``[start, end]``: the share of every CPU that was busy, and the benchmark
+        database's backends' CPU µs per operation (``ops`` in the window)."""
+        inside = [c for c in self.cpu if start <= c[0] <= end]
+        if len(inside) < 2 or ops <= 0:
+            return None
+        (t0, b0, n0, s0), (t1, b1, n1, s1) = inside[0], inside[-1]
+        if n1 <= n0 or t1 <= t0:
+            return None
+        return (b1 - b0) / (n1 - n0), (s1 - s0) * 1e6 / (ops * (t1 - t0) / (end - start))
 
     def __enter__(self) -> ServerCounter:
-        self._conn = psycopg.connect(self._url, autocommit=True)  # type: ignore[assignment]
+        self._conn = psycopg.connect(self._url, autocommit=True)
         self._base = self._settled()
         self.samples.append((time.time(), self._base))
         self._thread.start()
@@ -239,6 +282,8 @@ class Figure:
     server_total: int = 0
     client_total: int = 0
     threads: dict[str, float] = field(default_factory=dict)  # plugin: CPU µs/op by thread
+    machine_busy: float | None = None  # share of every CPU busy within the window
+    server_cpu_us: float | None = None  # the database's backends' CPU per operation, window
 
 
 @dataclass(slots=True)
@@ -303,6 +348,10 @@ def run_plain_loop(admin: str, db: str, script: str, url: str, seconds: int,
                               *map(str, extra)], capture_output=True, text=True,
                              check=True).stdout
     data = json.loads(out.strip().splitlines()[-1])
+    start, end = data["start"] + 1.0, data["end"] - 1.0
+    busy, server_cpu = (server.machine(start, end, float(data["qps"]) * (end - start))
+                        or (None, None))
     return Figure(qps=float(data["qps"]), cpu_us=float(data["cpu_us"]),
-                  server_qps=server.rate(data["start"] + 1.0, data["end"] - 1.0),
-                  server_total=server.total, client_total=int(data["sent"]))
+                  server_qps=server.rate(start, end),
+                  server_total=server.total, client_total=int(data["sent"]),
+                  machine_busy=busy, server_cpu_us=server_cpu)

@@ -132,8 +132,10 @@ def test_one_thread_probes_a_target_that_is_away(tmp_path: Path, owned_pg_ctl: A
     # second connection when the first one closes). Measured: 10. Each thread on its own
     # back-off (50 ms doubling to 2 s, the old policy): 133.
     assert 1 <= seen["attempts"] <= 32 + 2 * (door_s / PROBE_MAX_S + 6), seen["attempts"]
-    # seen back within the probe interval (plus reconnecting and preparing)
-    assert -0.1 <= result.unavailable_s - outage_s <= PROBE_MAX_S + 0.25, \
+    # Seen back within the probe interval (plus reconnecting and preparing). The test's own
+    # outage_s also spans pg_ctl's start-up and shutdown as processes (operations still succeed
+    # while `pg_ctl stop` starts): the run may see a shorter outage (-0.11 s in one CI run).
+    assert -0.5 <= result.unavailable_s - outage_s <= PROBE_MAX_S + 0.25, \
         (result.unavailable_s, outage_s)
     assert result.status == "COMPLETED"
     assert result.overall.errors > 0
