@@ -100,6 +100,7 @@ class Engine:
             if conn is not None:
                 conn.close()
             done.release()
+
     def recover(self, conn: DriverConnection) -> None:
         """After an error on a broken connection, reopen it (outside any timed region).
 
