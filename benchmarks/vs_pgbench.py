@@ -9,7 +9,8 @@ comparison the way a user would see it. It creates a throwaway database, fills i
   ``point_lookup`` with pgbench's own statement (``SELECT abalance FROM pgbench_accounts WHERE
   aid = ?``, uniform keys): ``-n 0`` with 1 and 2 connections, and ``-n 2`` with 2 connections;
 * a plain psycopg loop (one connection, ``cursor.execute(..., prepare=True)`` + ``fetchall()``),
-  and a plain ``psycopg.pq`` loop (``exec_prepared``) in 1 and 2 threads of one process.
+  and a plain ``psycopg.pq`` loop (``exec_prepared``) in 1 and 2 threads of one process, and in
+  2 processes side by side (one connection each, as ``-n 2`` runs).
 
 Figures: pgbench's tps, the plugin's measured qps (``overall.qps`` of the run's JSON), the best
 of the rounds for each, their ratios, and the client CPU per operation. The plugin's client CPU
@@ -302,6 +303,13 @@ def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Na
                 zip(series[plugin].runs, series[pq].runs, strict=True)]
         checks.append({"target": f"(reference) flakebench -n 0 / plain pq loop, {name} "
                                   f"connection(s), same round", "value": same})
+    same = [round(a.qps / b.qps, 3) for a, b in
+            zip(series["n2_c2"].runs, series["pq_p2"].runs, strict=True)]
+    checks.append({"target": "(reference) flakebench -n 2 / plain pq loop, 2 processes, same "
+                             "round", "value": same})
+    pq_p2 = series["pq_p2"].best().qps / series["pgb_c2_j2"].best().qps
+    checks.append({"target": "(reference) plain pq loop 2 processes / pgbench -c2 -j2",
+                   "value": round(pq_p2, 3)})
     pq_scaling = series["pq_c2"].best().qps / series["pq_c1"].best().qps
     checks.append({"target": "(reference) plain pq loop 2 threads / 1", "value":
                    round(pq_scaling, 3)})
@@ -353,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         ("pgb_c1", "pgbench -c1"), ("n0_c1", "flakebench -n 0, 1 conn"),
         ("loop_c1", "plain psycopg loop, 1 conn"), ("pq_c1", "plain pq loop, 1 thread"),
         ("pgb_c2_j2", "pgbench -c2 -j2"), ("n2_c2", "flakebench -n 2, 2 conns"),
+        ("pq_p2", "plain pq loop, 2 processes"),
         ("pgb_c2_j1", "pgbench -c2 -j1"), ("n0_c2", "flakebench -n 0, 2 conns"),
         ("pq_c2", "plain pq loop, 2 threads"))}
     secs, warm = args.seconds, args.warmup
@@ -370,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("pq_c1", lambda: run_plain_loop(dsn, db, PQ_LOOP, url, secs, 1)),
                 ("pgb_c2_j2", lambda: run_pgbench(dsn, url, db, 2, 2, secs)),
                 ("n2_c2", lambda: run_plugin(dsn, db, work, url, 2, 2, secs, warm)),
+                ("pq_p2", lambda: run_plain_loop(dsn, db, PQ_LOOP, url, secs, 1,
+                                                 processes=2)),
                 ("pgb_c2_j1", lambda: run_pgbench(dsn, url, db, 2, 1, secs)),
                 ("n0_c2", lambda: run_plugin(dsn, db, work, url, 2, 0, secs, warm)),
                 ("pq_c2", lambda: run_plain_loop(dsn, db, PQ_LOOP, url, secs, 2)),

@@ -341,17 +341,24 @@ def cross_check(fig: Figure) -> list[str]:
 
 
 def run_plain_loop(admin: str, db: str, script: str, url: str, seconds: int,
-                   *extra: int) -> Figure:
-    """``PSYCOPG_LOOP`` or ``PQ_LOOP`` (``extra``: its thread count) in its own process."""
+                   *extra: int, processes: int = 1) -> Figure:
+    """``PSYCOPG_LOOP`` or ``PQ_LOOP`` (``extra``: its thread count), in ``processes`` processes
+    side by side (as ``-n 2`` runs two): their operations and CPU summed, over the span all of
+    them measured."""
     with ServerCounter(admin, db) as server:
-        out = subprocess.run([sys.executable, "-c", script, url, str(seconds), "1",
-                              *map(str, extra)], capture_output=True, text=True,
-                             check=True).stdout
-    data = json.loads(out.strip().splitlines()[-1])
-    start, end = data["start"] + 1.0, data["end"] - 1.0
-    busy, server_cpu = (server.machine(start, end, float(data["qps"]) * (end - start))
-                        or (None, None))
-    return Figure(qps=float(data["qps"]), cpu_us=float(data["cpu_us"]),
-                  server_qps=server.rate(start, end),
-                  server_total=server.total, client_total=int(data["sent"]),
+        procs = [subprocess.Popen([sys.executable, "-c", script, url, str(seconds), "1",
+                                   *map(str, extra)], stdout=subprocess.PIPE, text=True)
+                 for _ in range(processes)]
+        outs = [p.communicate()[0] for p in procs]
+    if any(p.returncode for p in procs):
+        raise RuntimeError(f"a plain loop failed: {[p.returncode for p in procs]}")
+    data = [json.loads(out.strip().splitlines()[-1]) for out in outs]
+    ops = sum(int(d["ops"]) for d in data)
+    qps = sum(float(d["qps"]) for d in data)
+    cpu_us = sum(float(d["cpu_us"]) * int(d["ops"]) for d in data) / max(ops, 1)
+    start = max(float(d["start"]) for d in data) + 1.0
+    end = min(float(d["end"]) for d in data) - 1.0
+    busy, server_cpu = server.machine(start, end, qps * (end - start)) or (None, None)
+    return Figure(qps=qps, cpu_us=cpu_us, server_qps=server.rate(start, end),
+                  server_total=server.total, client_total=sum(int(d["sent"]) for d in data),
                   machine_busy=busy, server_cpu_us=server_cpu)
