@@ -27,7 +27,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,21 @@ QUERY = "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
 def _with_db(admin: str, name: str) -> str:
     base, _, _ = admin.rpartition("/")
     return f"{base}/{name}"
+
+
+@contextmanager
+def pgbench_database(dsn: str, prefix: str) -> Iterator[str]:
+    """A throwaway database filled by ``pgbench -i`` (scale 1): its URL; dropped at the end."""
+    db = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db}"')
+    url = _with_db(dsn, db)
+    try:
+        subprocess.run(["pgbench", "-i", "-q", url], check=True, capture_output=True)
+        yield url
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 def _thread_cpu(fn: Callable[[], int]) -> tuple[int, float]:
@@ -107,12 +123,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    db = f"fb_loop_cost_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{db}"')
-    url = _with_db(args.dsn, db)
-    try:
-        subprocess.run(["pgbench", "-i", "-q", url], check=True, capture_output=True)
+    with pgbench_database(args.dsn, "fb_loop_cost") as url:
         figures: dict[str, list[float]] = {"harness alone": [], "harness + lean path": [],
                                            "plain pq loop": []}
         for r in range(args.rounds):
@@ -132,9 +143,6 @@ def main() -> int:
                                        strict=True)]
         print(f"  harness over the plain loop, same round: "
               f"{' '.join(f'{a:+.2f}' for a in added)}")
-    finally:
-        with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     return 0
 
 

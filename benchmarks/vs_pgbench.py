@@ -52,6 +52,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -129,11 +130,10 @@ def run_pgbench(admin: str, url: str, db: str, clients: int, jobs: int, seconds:
     failed = _field(r"^number of failed transactions: (\d+)", out, "0")
     # pgbench runs -T seconds after its connections are open (milliseconds here)
     start, end = launched + 1.0, ended - 1.0
-    busy, server_cpu = server.machine(start, end, tps * (end - start)) or (None, None)
     return Figure(qps=tps, cpu_us=cpu * 1e6 / max(done, 1), errors=int(failed),
                   server_qps=server.rate(start, end),
                   server_total=server.total, client_total=done + int(failed),
-                  machine_busy=busy, server_cpu_us=server_cpu)
+                  machine=server.machine(start, end, tps * (end - start)))
 
 
 def _field(pattern: str, text: str, default: str | None = None) -> str:
@@ -191,8 +191,7 @@ def run_plugin(admin: str, db: str, workdir: Path, url: str, connections: int, w
     total_ops = overall["ops"] + overall["warmup_ops"]
     shutil.rmtree(run_dir, ignore_errors=True)
     per_op = 1e6 / max(ops_in_window, 1.0)
-    busy, server_cpu = server.machine(start, end, ops_in_window) or (None, None)
-    return Figure(machine_busy=busy, server_cpu_us=server_cpu, qps=overall["qps"],
+    return Figure(machine=server.machine(start, end, ops_in_window), qps=overall["qps"],
                   cpu_us=window_cpu * per_op,
                   cpu_us_whole=whole * 1e6 / max(total_ops, 1), p50_us=overall["p50_us"],
                   p99_us=overall["p99_us"], errors=overall["errors"],
@@ -264,12 +263,14 @@ def render(series: dict[str, Series], context: dict[str, Any], args: argparse.Na
     for line in failed:
         print(f"  {line}")
     print("where the CPUs went, within each best run's window (machine busy: share of every "
-          "CPU; server: the benchmark database's backends, CPU µs/op):")
+          "CPU; server: the benchmark database's backends, CPU µs/op; switches: the machine's "
+          "context switches per op):")
     for s in series.values():
         b = s.best()
-        if b.machine_busy is not None and b.server_cpu_us is not None:
-            print(f"  {s.label}: machine busy {b.machine_busy:.0%}, server "
-                  f"{b.server_cpu_us:.1f} µs/op, client {b.cpu_us:.1f} µs/op")
+        if b.machine is not None:
+            print(f"  {s.label}: machine busy {b.machine.busy:.0%}, server "
+                  f"{b.machine.server_cpu_us:.1f} µs/op, client {b.cpu_us:.1f} µs/op, "
+                  f"switches {b.machine.switches_per_op:.2f}/op")
     for key in ("n0_c1", "n0_c2", "n2_c2"):
         b = series[key].best()
         if b.threads:
@@ -403,8 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "command": " ".join(["python", "benchmarks/vs_pgbench.py", *(argv or sys.argv[1:])]),
             "context": context,
-            "series": {k: {"label": s.label, "runs": [{a: getattr(f, a) for a in f.__slots__}
-                                                      for f in s.runs]}
+            "series": {k: {"label": s.label, "runs": [asdict(f) for f in s.runs]}
                        for k, s in series.items()},
             **report}, indent=2) + "\n")
     return 0

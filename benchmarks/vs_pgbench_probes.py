@@ -150,12 +150,15 @@ print(json.dumps({"ops": n, "qps": n / elapsed, "cpu_us": cpu * 1e6 / n,
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _machine_cpu() -> tuple[float, float]:
-    """The machine's busy and total CPU seconds since boot (/proc/stat, every CPU)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+def _machine_cpu() -> tuple[float, float, int]:
+    """The machine's busy and total CPU seconds since boot, and its context switches
+    (/proc/stat: every CPU, every process)."""
+    text = Path("/proc/stat").read_text()
+    values = [int(v) for v in text.split("\n", 1)[0].split()[1:]]
     total = sum(values[:8])  # user nice system idle iowait irq softirq steal
     idle = values[3] + values[4]
-    return (total - idle) / _TICK, total / _TICK
+    found = re.search(r"^ctxt (\d+)$", text, re.MULTILINE)
+    return (total - idle) / _TICK, total / _TICK, int(found.group(1)) if found else 0
 
 
 def slope(samples: list[tuple[float, int]], start: float, end: float) -> float | None:
@@ -186,8 +189,9 @@ class ServerCounter:
         self._db = db
         self.samples: list[tuple[float, int]] = []
         # (time, the machine's busy and total CPU seconds, the benchmark database's backends'
-        # CPU seconds): where the 2 cores went, server side included
-        self.cpu: list[tuple[float, float, float, float]] = []
+        # CPU seconds, the machine's context switches): where the 2 cores went, server side
+        # included
+        self.cpu: list[tuple[float, float, float, float, int]] = []
         self._backends: dict[int, float] = {}  # pid: CPU seconds last read (kept once exited)
         self.total = 0
         self._stop = threading.Event()
@@ -216,8 +220,8 @@ class ServerCounter:
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
             self.samples.append((time.time(), self._read()))
-            busy, total = _machine_cpu()
-            self.cpu.append((time.time(), busy, total, self._backend_cpu()))
+            busy, total, switches = _machine_cpu()
+            self.cpu.append((time.time(), busy, total, self._backend_cpu(), switches))
 
     def _backend_cpu(self) -> float:
         """CPU seconds of the benchmark database's backends so far (/proc/PID/stat)."""
@@ -232,16 +236,19 @@ class ServerCounter:
             self._backends[pid] = (int(fields[11]) + int(fields[12])) / _TICK
         return sum(self._backends.values())
 
-    def machine(self, start: float, end: float, ops: float) -> tuple[float, float] | None:
-        """Within ``[start, end]``: the share of every CPU that was busy, and the benchmark
-        database's backends' CPU µs per operation (``ops`` in the window)."""
+    def machine(self, start: float, end: float, ops: float) -> Machine | None:
+        """Within ``[start, end]`` (``ops`` operations in it): how busy every CPU was, what
+        the benchmark database's backends spent per operation, and how often the machine
+        switched between threads per operation."""
         inside = [c for c in self.cpu if start <= c[0] <= end]
         if len(inside) < 2 or ops <= 0:
             return None
-        (t0, b0, n0, s0), (t1, b1, n1, s1) = inside[0], inside[-1]
+        (t0, b0, n0, s0, x0), (t1, b1, n1, s1, x1) = inside[0], inside[-1]
         if n1 <= n0 or t1 <= t0:
             return None
-        return (b1 - b0) / (n1 - n0), (s1 - s0) * 1e6 / (ops * (t1 - t0) / (end - start))
+        sampled_ops = ops * (t1 - t0) / (end - start)  # the samples span part of the window
+        return Machine(busy=(b1 - b0) / (n1 - n0), server_cpu_us=(s1 - s0) * 1e6 / sampled_ops,
+                       switches_per_op=(x1 - x0) / sampled_ops)
 
     def __enter__(self) -> ServerCounter:
         self._conn = psycopg.connect(self._url, autocommit=True)
@@ -266,6 +273,17 @@ class ServerCounter:
         return slope(self.samples, start, end)
 
 
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """Where the CPUs went within one run's window (``ServerCounter.machine``)."""
+
+    busy: float  # share of every CPU that was busy
+    server_cpu_us: float  # the benchmark database's backends' CPU per operation
+    # Context switches on the whole machine per operation: a client and its backend take turns
+    # (about 2 per round trip); threads of one process meeting at the interpreter add more.
+    switches_per_op: float
+
+
 @dataclass(slots=True)
 class Figure:
     """One run of one configuration, with the server's count of the same run."""
@@ -282,8 +300,7 @@ class Figure:
     server_total: int = 0
     client_total: int = 0
     threads: dict[str, float] = field(default_factory=dict)  # plugin: CPU µs/op by thread
-    machine_busy: float | None = None  # share of every CPU busy within the window
-    server_cpu_us: float | None = None  # the database's backends' CPU per operation, window
+    machine: Machine | None = None  # within the window, server side included
 
 
 @dataclass(slots=True)
@@ -358,7 +375,6 @@ def run_plain_loop(admin: str, db: str, script: str, url: str, seconds: int,
     cpu_us = sum(float(d["cpu_us"]) * int(d["ops"]) for d in data) / max(ops, 1)
     start = max(float(d["start"]) for d in data) + 1.0
     end = min(float(d["end"]) for d in data) - 1.0
-    busy, server_cpu = server.machine(start, end, qps * (end - start)) or (None, None)
     return Figure(qps=qps, cpu_us=cpu_us, server_qps=server.rate(start, end),
                   server_total=server.total, client_total=sum(int(d["sent"]) for d in data),
-                  machine_busy=busy, server_cpu_us=server_cpu)
+                  machine=server.machine(start, end, qps * (end - start)))
