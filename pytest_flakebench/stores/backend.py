@@ -136,14 +136,9 @@ class SQLiteBackend(Backend):
         self.path = sqlite_path(url, base=base_dir)
 
     def connect(self) -> Any:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE); check_same_thread
-        # off only so that close() may close every thread's connection (each is used by one).
-        conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None,
-                               check_same_thread=False)
+        conn = open_sqlite_file(self.path)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
-            _switch_to_wal(conn)
+            make_shareable(conn)
         except BaseException:
             conn.close()
             raise
@@ -161,6 +156,26 @@ class SQLiteBackend(Backend):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+
+def open_sqlite_file(path: Path) -> sqlite3.Connection:
+    """Open (and create, with its directory) the SQLite file at ``path``, transactions explicit.
+
+    Also used by the embedded results store (``stores.sqlite``), which words its own errors.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE); check_same_thread off
+    # only so that close() may close every thread's connection (each is used by one).
+    return sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None,
+                           check_same_thread=False)
+
+
+def make_shareable(conn: sqlite3.Connection) -> None:
+    """Ready ``conn`` for a file other processes open too: a busy timeout instead of lock
+    errors, and WAL (readers never wait for a writer), switched to safely when several
+    processes open a new file at once."""
+    conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+    _switch_to_wal(conn)
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> None:

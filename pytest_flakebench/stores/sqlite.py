@@ -19,11 +19,11 @@ from pytest_flakebench.errors import StoreError
 from pytest_flakebench.judge.results import RunResult
 from pytest_flakebench.sql import ddl
 from pytest_flakebench.stores import rows, shown_url
+from pytest_flakebench.stores.backend import make_shareable, open_sqlite_file
 from pytest_flakebench.stores.base import BaselineRow, RunRow
 from pytest_flakebench.urls import sqlite_path
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 30_000
 _CODEC = rows.Codec(timestamp=rows.iso_utc, json=rows.json_text)
 _INSERT_RESULT = rows.insert_sql("TEST_RESULTS", rows.RESULT_COLUMNS, "?")
 _INSERT_KIND = rows.insert_sql("TEST_KIND_STATISTICS", rows.KIND_COLUMNS, "?")
@@ -60,16 +60,13 @@ class SQLiteStore:
         if conn is not None:
             return conn
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; check_same_thread=False
-            # only so that close() may close every thread's connection (each is used by one).
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None, check_same_thread=False)
+            conn = open_sqlite_file(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise self._error("cannot open the database file", exc) from exc
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            # As the control plane's files: workers and the controller open a new store at
+            # once, and switching it to WAL together must not fail one of them.
+            make_shareable(conn)
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             conn.close()
