@@ -1,12 +1,16 @@
 """The engine's own CPU per operation: the hot loop with the database taken out.
 
-Three configurations, alternated round by round in this process, each one connection for
+Four configurations, alternated round by round in this process, each one connection for
 ``--seconds`` on pgbench's select-only statement (``pgbench -i`` data in a throwaway database):
 
 * **harness alone**: the plugin's path (control plane, controller, worker, engine, ``-n 0``)
   with every bound statement replaced by one that returns a row count at once: parameters,
   clock reads, recording, ticker, everything but the round trip;
-* **harness + lean path**: the same run with the real round trip (``psycopg.pq``);
+* **floor loop alone**: the same, with the engine's load loop replaced by ``floor_loop``: a key,
+  the call, two clock reads and the recording into the engine's own tallies, and nothing else
+  (no mix, pacing, phase or count checks, retries). ``harness alone`` minus this is what the
+  engine's loop could at most lose by trimming;
+* **harness + lean path**: the plugin's path with the real round trip (``psycopg.pq``);
 * **plain pq loop**: ``PGconn.exec_prepared`` on a statement prepared once, in a bare loop.
 
 The figure is the load thread's own CPU (``time.thread_time``) over the operations it sent,
@@ -38,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pytest_flakebench.engine.loops as loops
 import pytest_flakebench.engine.runner as runner
+from pytest_flakebench.engine.recorder import Tally
 from tests.inprocess import run_in_process
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -71,29 +76,71 @@ def _thread_cpu(fn: Callable[[], int]) -> tuple[int, float]:
     return ops, (time.thread_time() - c0) * 1e6 / max(ops, 1)
 
 
-def harness(url: str, seconds: float, *, io: bool) -> tuple[int, float]:
-    """One ``-n 0`` run of the plugin's path; the load thread's ops and CPU µs per op."""
+def point_lookups(url: str, seconds: float, connections: int) -> dict[str, Any]:
+    """The template every configuration runs: pgbench's select, uniform keys, no warmup."""
+    return {"target": url, "table": "public.pgbench_accounts", "mix": {"point_lookup": 100},
+            "sql": {"point_lookup": "SELECT abalance FROM {table} WHERE aid = ?"},
+            "concurrency": connections, "duration": f"{seconds:g}s", "warmup": "0s"}
+
+
+def floor_loop(engine: Any, index: int, conn: Any) -> None:
+    """Key, call, two clock reads, recording: the least a measuring loop does. (The recording
+    is ``ThreadRecorder.ok`` written out: a method call is the kind of cost left out here.)"""
+    shared, clock = engine.shared, engine.clock
+    run = loops._bind(conn, engine.config.plans)[0]
+    draw = random.Random(index).random
+    rec = engine.recorders[index]
+    acquire, release = rec.lock.acquire, rec.lock.release
+    sent = 0
+    while not shared.stop:
+        t0 = clock()
+        if t0 >= shared.end_ns:
+            break
+        rows = run((1 + int(draw() * 100_000),))
+        t1 = clock()
+        sent += 1
+        us = (t1 - t0) // 1000
+        slot = 0 if t0 < shared.measure_ns else 1
+        acquire()
+        try:
+            tally = rec.cells[slot]
+            if tally is None:
+                tally = rec.cells[slot] = Tally()
+            latencies = tally.latencies
+            latencies[us] = latencies.get(us, 0) + 1
+            tally.ops += 1
+            tally.rows += rows
+            tally.ok_last = t1
+            if not tally.ok_first:
+                tally.ok_first = t1
+        finally:
+            release()
+    rec.sent = sent
+
+
+def harness(url: str, seconds: float, *, io: bool,
+            loop: Callable[[Any, int, Any], None] | None = None) -> tuple[int, float]:
+    """One ``-n 0`` run of the plugin's path (``loop``: instead of the engine's load loop);
+    the load thread's ops and CPU µs per op."""
     seen: dict[str, float] = {}
-    real_loop, real_bind = runner.load_loop, loops.bind_statement
+    real_loop, real_bind = runner.load_loop, loops.bind_statement  # type: ignore[attr-defined]
+    chosen = loop or real_loop
 
     def measured_loop(engine: Any, index: int, conn: Any) -> None:
-        ops, per_op = _thread_cpu(lambda: (real_loop(engine, index, conn),
+        ops, per_op = _thread_cpu(lambda: (chosen(engine, index, conn),
                                            engine.recorders[index].sent)[1])
         seen.update(ops=ops, per_op=per_op)
 
     def no_io(conn: Any, sql: str) -> Callable[[Sequence[object]], int]:
         return lambda params: 1
 
-    runner.load_loop = measured_loop  # type: ignore[assignment]
+    runner.load_loop = measured_loop  # type: ignore[attr-defined]
     if not io:
-        loops.bind_statement = no_io  # type: ignore[assignment]
+        loops.bind_statement = no_io  # type: ignore[attr-defined]
     try:
-        run_in_process(Path(tempfile.mkdtemp()), {
-            "target": url, "table": "public.pgbench_accounts", "mix": {"point_lookup": 100},
-            "sql": {"point_lookup": "SELECT abalance FROM {table} WHERE aid = ?"},
-            "concurrency": 1, "duration": f"{seconds:g}s", "warmup": "0s"})
+        run_in_process(Path(tempfile.mkdtemp()), point_lookups(url, seconds, 1))
     finally:
-        runner.load_loop, loops.bind_statement = real_loop, real_bind  # type: ignore[assignment]
+        runner.load_loop, loops.bind_statement = real_loop, real_bind  # type: ignore[attr-defined]
     return int(seen["ops"]), seen["per_op"]
 
 
@@ -117,20 +164,22 @@ def plain(url: str, seconds: float) -> tuple[int, float]:
 
 
 def main() -> int:
-    """Alternate the three configurations; print the median CPU µs per operation of each."""
+    """Alternate the four configurations; print the median CPU µs per operation of each."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dsn", default=DEFAULT_DSN, help="libpq URL of a server (admin database)")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     with pgbench_database(args.dsn, "fb_loop_cost") as url:
-        figures: dict[str, list[float]] = {"harness alone": [], "harness + lean path": [],
-                                           "plain pq loop": []}
+        configurations: dict[str, Callable[[], tuple[int, float]]] = {
+            "harness alone": lambda: harness(url, args.seconds, io=False),
+            "floor loop alone": lambda: harness(url, args.seconds, io=False, loop=floor_loop),
+            "harness + lean path": lambda: harness(url, args.seconds, io=True),
+            "plain pq loop": lambda: plain(url, args.seconds),
+        }
+        figures: dict[str, list[float]] = {name: [] for name in configurations}
         for r in range(args.rounds):
-            for name, run in (("harness alone", lambda: harness(url, args.seconds, io=False)),
-                              ("harness + lean path",
-                               lambda: harness(url, args.seconds, io=True)),
-                              ("plain pq loop", lambda: plain(url, args.seconds))):
+            for name, run in configurations.items():
                 ops, per_op = run()
                 figures[name].append(per_op)
                 print(f"round {r + 1}/{args.rounds} {name}: {ops:,} ops, {per_op:.2f} µs CPU/op",

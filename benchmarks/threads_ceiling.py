@@ -6,11 +6,11 @@ database):
 
 * **flakebench -n 0**: the plugin's path (control plane, controller, worker, engine), as
   ``loop_cost.py`` runs it, with N connections in N threads;
-* **floor loop**: the same path with the engine's load loop replaced by a loop that does only
-  what no benchmark loop can skip: draw a key, the round trip, two clock reads and the recording
-  (the engine's own ``Tally``, under the thread's lock), so the run still reports its figures.
-  No mix, no pacing, no phase or count checks, no retries. What it reaches bounds what any
-  trimming of the engine's loop could win;
+* **floor loop**: the same path with the engine's load loop replaced by ``loop_cost.floor_loop``,
+  which does only what no benchmark loop can skip: draw a key, the round trip, two clock reads
+  and the recording (the engine's own ``Tally``, under the thread's lock), so the run still
+  reports its figures. No mix, no pacing, no phase or count checks, no retries. What it reaches
+  bounds what any trimming of the engine's loop could win;
 * **plain pq loop**: ``PGconn.exec_prepared`` on a statement prepared once, in N threads.
 
 Each prints its throughput, the load threads' CPU per operation and the machine's context
@@ -43,11 +43,9 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loop_cost import DEFAULT_DSN, QUERY, pgbench_database
+from loop_cost import DEFAULT_DSN, QUERY, floor_loop, pgbench_database, point_lookups
 
 import pytest_flakebench.engine.runner as runner
-from pytest_flakebench.engine.loops import _bind
-from pytest_flakebench.engine.recorder import Tally
 from tests.inprocess import run_in_process
 
 
@@ -97,40 +95,6 @@ class _Load:
         return Figure(qps, self.cpu_s * 1e6 / ops, self.switches / ops)
 
 
-def floor_loop(engine: Any, index: int, conn: Any) -> None:
-    """Key, round trip, two clock reads, recording: the least a measuring loop does."""
-    shared, clock = engine.shared, engine.clock
-    run = _bind(conn, engine.config.plans)[0]
-    draw = random.Random(index).random
-    rec = engine.recorders[index]
-    acquire, release = rec.lock.acquire, rec.lock.release
-    sent = 0
-    while not shared.stop:
-        t0 = clock()
-        if t0 >= shared.end_ns:
-            break
-        rows = run((1 + int(draw() * 100_000),))
-        t1 = clock()
-        sent += 1
-        us = (t1 - t0) // 1000
-        slot = 0 if t0 < shared.measure_ns else 1
-        acquire()
-        try:
-            tally = rec.cells[slot]
-            if tally is None:
-                tally = rec.cells[slot] = Tally()
-            latencies = tally.latencies
-            latencies[us] = latencies.get(us, 0) + 1
-            tally.ops += 1
-            tally.rows += rows
-            tally.ok_last = t1
-            if not tally.ok_first:
-                tally.ok_first = t1
-        finally:
-            release()
-    rec.sent = sent
-
-
 def plugin(url: str, seconds: float, connections: int, *, floor: bool) -> Figure:
     """One ``-n 0`` run with ``connections`` threads: the engine's loop or the floor loop."""
     load = _Load()
@@ -146,10 +110,8 @@ def plugin(url: str, seconds: float, connections: int, *, floor: bool) -> Figure
 
     runner.load_loop = counted  # type: ignore[attr-defined]
     try:
-        result = run_in_process(Path(tempfile.mkdtemp()), {
-            "target": url, "table": "public.pgbench_accounts", "mix": {"point_lookup": 100},
-            "sql": {"point_lookup": "SELECT abalance FROM {table} WHERE aid = ?"},
-            "concurrency": connections, "duration": f"{seconds:g}s", "warmup": "0s"})
+        result = run_in_process(Path(tempfile.mkdtemp()),
+                                point_lookups(url, seconds, connections))
     finally:
         runner.load_loop = real  # type: ignore[attr-defined]
     return load.figure(result.overall.qps)
