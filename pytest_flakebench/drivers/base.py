@@ -8,6 +8,7 @@ the workload layer renders SQL for it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,39 @@ class DriverConnection(Protocol):
     def close(self) -> None:
         """Close the connection; never raises."""
         ...
+
+
+class _Opens(Protocol):
+    def _open(self) -> Any: ...
+
+
+class CursorConnection:
+    """What the cursor-based connections share (PostgreSQL's cursor path, SQLite, Snowflake):
+    the driver's own connection and one reused cursor, from the driver's ``_open()``, which
+    raises ``TargetError`` when the database cannot be reached. Subclasses add ``execute`` and
+    ``broken``."""
+
+    def __init__(self, driver: _Opens) -> None:
+        self._driver = driver
+        self._conn: Any = driver._open()
+        self._cur: Any = self._conn.cursor()
+
+    @property
+    def raw(self) -> Any:
+        """The driver's own connection, for Python operations (``flakebench.operation``)."""
+        return self._conn
+
+    def reconnect(self) -> None:
+        """Replace the connection and its cursor (outside any timed region)."""
+        self.close()
+        self._conn = self._driver._open()
+        self._cur = self._conn.cursor()
+
+    def close(self) -> None:
+        """Close the connection; never raises, whatever state its socket is in (already lost,
+        mid-result)."""
+        with contextlib.suppress(Exception):
+            self._conn.close()
 
 
 class Driver(Protocol):

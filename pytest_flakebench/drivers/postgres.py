@@ -27,7 +27,7 @@ import psycopg
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
-from pytest_flakebench.drivers.base import Dialect, ErrorClass, sample_distinct
+from pytest_flakebench.drivers.base import CursorConnection, Dialect, ErrorClass, sample_distinct
 from pytest_flakebench.drivers.pgnet import network_kwargs
 from pytest_flakebench.drivers.postgres_catalog import (
     describe_table,
@@ -109,17 +109,15 @@ class _Secrets:
         return text
 
 
-class PostgresConnection:
+class PostgresConnection(CursorConnection):
     """One benchmark connection: autocommit, one reused cursor, statements server-prepared.
 
     ``execute`` never reconnects (that would land inside the timed region); after a connection
     loss ``broken`` is True and the engine calls ``reconnect()`` outside the timed region.
     """
 
-    def __init__(self, driver: PostgresDriver) -> None:
-        self._driver = driver
-        self._conn = driver._open()
-        self._cur = self._conn.cursor()
+    _conn: psycopg.Connection[Any]
+    _cur: psycopg.Cursor[Any]
 
     def execute(self, sql: str, params: Sequence[object]) -> int:
         """Execute ``sql`` (``%s`` style), fetch every row, return rows fetched or affected."""
@@ -134,26 +132,9 @@ class PostgresConnection:
         return cur.rowcount
 
     @property
-    def raw(self) -> Any:
-        """The driver's own connection, for Python operations (``flakebench.operation``)."""
-        return self._conn
-
-    @property
     def broken(self) -> bool:
         """True when the connection was lost or closed and must be reopened before use."""
-        return self._conn.broken or self._conn.closed
-
-    def reconnect(self) -> None:
-        """Replace the connection with a fresh one; raise ``TargetError`` if unreachable."""
-        self.close()
-        self._conn = self._driver._open()
-        self._cur = self._conn.cursor()
-
-    def close(self) -> None:
-        """Close the connection; never raises."""
-        # Whatever state the socket is in (already lost, mid-result), closing must not raise.
-        with contextlib.suppress(Exception):
-            self._conn.close()
+        return bool(self._conn.broken or self._conn.closed)
 
 
 class PostgresDriver:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pytest_flakebench.drivers import snowflake_names as names
 from pytest_flakebench.drivers import snowflake_statements as S
-from pytest_flakebench.drivers.base import Dialect, ErrorClass
+from pytest_flakebench.drivers.base import CursorConnection, Dialect, ErrorClass
 from pytest_flakebench.drivers.snowflake_connect import (
     connect_kwargs,
     connector,
@@ -75,15 +75,13 @@ def type_class_of(data_type: str, scale: int | None) -> TypeClass:
     return _TYPE_CLASSES.get(t, "other")
 
 
-class SnowflakeConnection:
+class SnowflakeConnection(CursorConnection):
     """One benchmark connection with one reused cursor."""
 
     def __init__(self, driver: SnowflakeDriver) -> None:
-        self._driver = driver
         self._tags = driver._statement_tags
         self._writes = driver._writes
-        self._conn = driver._open()
-        self._cur = self._conn.cursor()
+        super().__init__(driver)
 
     def execute(self, sql: str, params: Sequence[object]) -> int:
         """Execute ``sql`` (``?`` style), fetch every row, return rows fetched or affected."""
@@ -95,25 +93,9 @@ class SnowflakeConnection:
         return len(cur.fetchall())
 
     @property
-    def raw(self) -> Any:
-        """The underlying ``SnowflakeConnection``, handed to Python operations."""
-        return self._conn
-
-    @property
     def broken(self) -> bool:
         """True once the connection is closed or lost."""
         return bool(self._conn.is_closed())
-
-    def reconnect(self) -> None:
-        """Replace the connection; raise ``TargetError`` if the account is unreachable."""
-        self.close()
-        self._conn = self._driver._open()
-        self._cur = self._conn.cursor()
-
-    def close(self) -> None:
-        """Close the connection; never raises."""
-        with contextlib.suppress(Exception):
-            self._conn.close()
 
 
 class SnowflakeDriver:

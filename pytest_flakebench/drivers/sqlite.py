@@ -14,9 +14,15 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pytest_flakebench.drivers.base import Dialect, ErrorClass, near_first, sample_distinct
+from pytest_flakebench.drivers.base import (
+    CursorConnection,
+    Dialect,
+    ErrorClass,
+    near_first,
+    sample_distinct,
+)
 from pytest_flakebench.errors import TargetError
 from pytest_flakebench.identifiers import TableName, quote_ident
 from pytest_flakebench.profile import Column, TableInfo, TypeClass
@@ -59,13 +65,14 @@ def type_class_of(declared: str) -> tuple[TypeClass, int | None]:
     return "other", None
 
 
-class SqliteConnection:
+class SqliteConnection(CursorConnection):
     """One benchmark connection with one reused cursor."""
 
+    _conn: sqlite3.Connection
+    _cur: sqlite3.Cursor
+
     def __init__(self, driver: SqliteDriver) -> None:
-        self._driver = driver
-        self._conn = driver._open()
-        self._cur = self._conn.cursor()
+        super().__init__(driver)
         self._closed = False
 
     def execute(self, sql: str, params: Sequence[object]) -> int:
@@ -78,27 +85,19 @@ class SqliteConnection:
         return cur.rowcount
 
     @property
-    def raw(self) -> Any:
-        """The driver's own connection, for Python operations (``flakebench.operation``)."""
-        return self._conn
-
-    @property
     def broken(self) -> bool:
         """True once closed; a local file connection is otherwise never lost."""
         return self._closed
 
     def reconnect(self) -> None:
-        """Replace the connection with a fresh one; raise ``TargetError`` if the file is gone."""
-        self.close()
-        self._conn = self._driver._open()
-        self._cur = self._conn.cursor()
+        """Replace the connection; ``TargetError`` if the file is gone."""
+        super().reconnect()
         self._closed = False
 
     def close(self) -> None:
         """Close the connection; never raises."""
         self._closed = True
-        with contextlib.suppress(Exception):
-            self._conn.close()
+        super().close()
 
 
 class SqliteDriver:
