@@ -15,8 +15,8 @@ import time
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
-from pytest_flakebench.catalog import ConnectionRecord, open_catalog
-from pytest_flakebench.cli.options import console, store_url
+from pytest_flakebench.catalog import ConnectionRecord
+from pytest_flakebench.cli.options import catalog_opened, console, print_listing, store_url
 from pytest_flakebench.errors import ConfigError
 from pytest_flakebench.identifiers import check_identifier
 from pytest_flakebench.stores import shown_url
@@ -118,11 +118,8 @@ def run_add(args: argparse.Namespace) -> int:
     record = ConnectionRecord(name=name, kind=kind, url=args.url, credentials=credentials,
                               key_id=key_id, created_at=now, updated_at=now)
     url = store_url(args.store)
-    catalog = open_catalog(url)
-    try:
+    with catalog_opened(url) as catalog:
         catalog.put_connection(record, replace=args.replace)
-    finally:
-        catalog.close()
     secret = f"password sealed with key id {key_id}" if key_id else "no password"
     console().print(f"stored connection {name} ({kind}, {redact_url(args.url)}, {secret}) in "
                     f"{shown_url(url)}", markup=False, soft_wrap=True)
@@ -131,36 +128,22 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the stored connections: name, kind, redacted URL, has_password, key id."""
-    from rich.table import Table
-
     url = store_url(args.store)
-    catalog = open_catalog(url)
-    try:
+    with catalog_opened(url) as catalog:
         records = catalog.list_connections()
-    finally:
-        catalog.close()
-    out = console()
-    if not records:
-        out.print(f"no stored connections in {shown_url(url)}", markup=False)
-        return 0
-    table = Table(title=f"connections in {shown_url(url)}")
-    for column in ("name", "kind", "url", "has_password", "key_id"):
-        table.add_column(column)
-    for r in records:
-        table.add_row(r.name, r.kind, redact_url(r.url), "yes" if r.has_password else "no",
-                      r.key_id or "-")
-    out.print(table)
+    print_listing(f"connections in {shown_url(url)}",
+                  ("name", "kind", "url", "has_password", "key_id"),
+                  [(r.name, r.kind, redact_url(r.url), "yes" if r.has_password else "no",
+                    r.key_id or "-") for r in records],
+                  none=f"no stored connections in {shown_url(url)}")
     return 0
 
 
 def run_remove(args: argparse.Namespace) -> int:
     """Forget a connection."""
     url = store_url(args.store)
-    catalog = open_catalog(url)
-    try:
+    with catalog_opened(url) as catalog:
         removed = catalog.remove_connection(args.name)
-    finally:
-        catalog.close()
     if not removed:
         raise ConfigError(f"no stored connection {args.name!r} in {shown_url(url)}")
     console().print(f"removed connection {args.name} from {shown_url(url)}", markup=False)
@@ -182,11 +165,8 @@ def run_rotate(args: argparse.Namespace) -> int:
                        updated_at=now)
 
     url = store_url(args.store)
-    catalog = open_catalog(url)
-    try:
+    with catalog_opened(url) as catalog:
         count = catalog.reseal_connections(reseal)
-    finally:
-        catalog.close()
     console().print(f"re-encrypted {count} connection(s) in {shown_url(url)} from key id "
                     f"{old.key_id} to key id {new.key_id}; now set FLAKEBENCH_CREDENTIAL_KEY to "
                     f"the new key", markup=False, soft_wrap=True)

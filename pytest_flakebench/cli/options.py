@@ -1,15 +1,17 @@
-"""What every ``flakebench`` sub-command shares: the store URL and the console."""
+"""What every ``flakebench`` sub-command shares: the store URL, the console, the store and its
+catalog opened for one command, and listings printed as tables."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from rich.console import Console
 
+from pytest_flakebench.catalog import Catalog, open_catalog
 from pytest_flakebench.rootdir import project_root
 from pytest_flakebench.stores import DEFAULT_STORE_URL, ResultStore, open_store
 from pytest_flakebench.urls import sqlite_path
@@ -59,6 +61,34 @@ def opened(url: str) -> Iterator[ResultStore]:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def catalog_opened(url: str) -> Iterator[Catalog]:
+    """The catalog (stored connections and templates) of the store at ``url``, closed on the
+    way out."""
+    catalog = open_catalog(url)
+    try:
+        yield catalog
+    finally:
+        catalog.close()
+
+
+def print_listing(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *,
+                  none: str) -> None:
+    """``rows`` as a table titled ``title``, or the line ``none`` when there are none."""
+    from rich.table import Table
+
+    out = console()
+    if not rows:
+        out.print(none, markup=False)
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 def utc_text(epoch_s: float) -> str:

@@ -11,8 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_flakebench.catalog import check_template_name, open_catalog
-from pytest_flakebench.cli.options import console, store_url, utc_text
+from pytest_flakebench.catalog import check_template_name
+from pytest_flakebench.cli.options import (
+    catalog_opened,
+    console,
+    print_listing,
+    store_url,
+    utc_text,
+)
 from pytest_flakebench.errors import ConfigError, TemplateError
 from pytest_flakebench.stores import shown_url
 
@@ -53,11 +59,8 @@ def run_push(args: argparse.Namespace) -> int:
     data = load_template_file(path)
     check_template_fields(data, where=f"template file {path}")
     url = store_url(args.store)
-    catalog = open_catalog(url)
-    try:
+    with catalog_opened(url) as catalog:
         version = catalog.push_template(name, json.dumps(data, sort_keys=True))
-    finally:
-        catalog.close()
     console().print(f"stored template {name} version {version} in {shown_url(url)}; use it with "
                     f"template=\"store:{name}\" (or \"store:{name}@{version}\")",
                     markup=False, soft_wrap=True)
@@ -66,24 +69,13 @@ def run_push(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print every stored template: name, latest version, number of versions."""
-    from rich.table import Table
-
     url = store_url(args.store)
-    catalog = open_catalog(url)
-    try:
+    with catalog_opened(url) as catalog:
         found = catalog.list_templates()
-    finally:
-        catalog.close()
-    out = console()
-    if not found:
-        out.print(f"no stored templates in {shown_url(url)}", markup=False)
-        return 0
-    table = Table(title=f"templates in {shown_url(url)}")
-    for column in ("name", "latest", "versions", "updated"):
-        table.add_column(column)
-    for t in found:
-        table.add_row(t.name, str(t.latest), str(t.versions), utc_text(t.updated_at))
-    out.print(table)
+    print_listing(f"templates in {shown_url(url)}", ("name", "latest", "versions", "updated"),
+                  [(t.name, str(t.latest), str(t.versions), utc_text(t.updated_at))
+                   for t in found],
+                  none=f"no stored templates in {shown_url(url)}")
     return 0
 
 
@@ -91,11 +83,8 @@ def run_pull(args: argparse.Namespace) -> int:
     """Print a stored template as JSON, or write it in the format of ``-o FILE``'s suffix."""
     name = _name(args.name)
     url = store_url(args.store)
-    catalog = open_catalog(url)
-    try:
+    with catalog_opened(url) as catalog:
         found = catalog.get_template(name, args.version)
-    finally:
-        catalog.close()
     if found is None:
         which = f"version {args.version} of " if args.version is not None else ""
         raise ConfigError(f"no {which}stored template {name!r} in {shown_url(url)}: see "
