@@ -122,11 +122,7 @@ class PostgresStore:
         row = self._run("cannot read the schema version", body)
         if row is None:
             raise self._not_initialised()
-        if str(row[0]) != rows.SCHEMA_VERSION:
-            raise StoreError(
-                f"results store {self.redacted_url} has schema version {row[0]!r}, "
-                f"this plugin expects {rows.SCHEMA_VERSION!r}"
-            )
+        rows.check_schema_version(row[0], self.redacted_url)
 
     def save_run(self, run: RunResult) -> None:
         """Write the run, its kinds and its snapshots in one transaction (all or nothing)."""

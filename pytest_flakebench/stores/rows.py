@@ -209,6 +209,14 @@ def run_match(prefix: str, found: Sequence[Sequence[Any]]) -> Sequence[Any] | No
     return found[0]
 
 
+def check_schema_version(found: object, store: str) -> None:
+    """Raise ``StoreError`` naming the store (redacted) when the schema version it holds
+    (``found``, None when none) is not the one this plugin writes."""
+    if found is None or str(found) != SCHEMA_VERSION:
+        raise StoreError(f"results store {store} has schema version {found!r}, this plugin "
+                         f"expects {SCHEMA_VERSION!r}")
+
+
 def one_run(prefix: str, found: Sequence[Sequence[Any]], store: str) -> Sequence[Any]:
     """``run_match``, and a ``StoreError`` naming the store (redacted) when there is none."""
     row = run_match(prefix, found)

@@ -129,11 +129,7 @@ class SQLiteStore:
             ).fetchone()
         except sqlite3.Error as exc:
             raise self._error("cannot read the schema version", exc) from exc
-        if row is None or str(row[0]) != rows.SCHEMA_VERSION:
-            raise StoreError(
-                f"results store {self.redacted_url} has schema version {row and row[0]!r}, "
-                f"this plugin expects {rows.SCHEMA_VERSION!r}"
-            )
+        rows.check_schema_version(row[0] if row else None, self.redacted_url)
 
     def save_run(self, run: RunResult) -> None:
         """Write the run, its kinds and its snapshots in one transaction (all or nothing)."""

@@ -104,6 +104,30 @@ def test_init_is_idempotent(store_url: str) -> None:
 
 
 @pytest.mark.postgres
+def test_check_refuses_a_store_of_another_schema_version(store: ResultStore,
+                                                        store_url: str) -> None:
+    # A store written by another plugin version: refused before any run, naming both versions
+    # (one message for the three stores).
+    from pytest_flakebench.stores.rows import SCHEMA_VERSION
+
+    update = "UPDATE flakebench.STORE_META SET VALUE = '0' WHERE KEY = 'schema_version'"
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(store_url)) as db:  # commits on leaving
+            db.execute(update.replace("flakebench.", ""))
+    elif store_url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as pg:
+            pg.execute(update)
+    else:
+        query(store_url, update)  # the Snowflake connector autocommits
+    with pytest.raises(StoreError) as err:
+        store.check()
+    assert str(err.value).endswith(
+        f"has schema version '0', this plugin expects {SCHEMA_VERSION!r}"), err.value
+    assert str(err.value).startswith("results store "), err.value
+
+
 def test_check_on_uninitialised_postgres_names_the_fix(pg_empty_store: str) -> None:
     s = open_store(pg_empty_store)
     try:
