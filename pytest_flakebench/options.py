@@ -20,56 +20,65 @@ MAX_DURATION_SCALE = 1000.0
 DEFAULT_STORE_URL = "sqlite:///.flakebench/flakebench.db"
 NO_STORE = "none"
 
-# (option dest, ini key, env var, help)
-ENABLE = ("flakebench", "flakebench", "FLAKEBENCH",
-          "run benchmark tests (marked @pytest.mark.flakebench); without it they are skipped")
-STORE = ("flakebench_store", "flakebench_store", "FLAKEBENCH_STORE",
-         f"results store URL: sqlite:///path.db (default {DEFAULT_STORE_URL}), "
-         f"postgresql://..., or '{NO_STORE}' to keep nothing")
-JSON = ("flakebench_json", "flakebench_json", "FLAKEBENCH_JSON",
-        "write every run of the session as JSON ({\"version\": 1, \"runs\": [...]}) to PATH")
-SCALE = ("flakebench_duration_scale", "flakebench_duration_scale", "FLAKEBENCH_DURATION_SCALE",
-         "multiply every benchmark's duration and warmup by FACTOR (e.g. 0.1 for a quick CI run)")
-JOIN = ("flakebench_join_timeout", "flakebench_join_timeout", "FLAKEBENCH_JOIN_TIMEOUT",
-        "seconds to wait for every worker to join a run before it fails naming the missing ones "
-        "(default 120)")
-DEAD = ("flakebench_dead_after", "flakebench_dead_after", "FLAKEBENCH_DEAD_AFTER",
-        "seconds without a heartbeat after which a worker is dead and the run PARTIAL "
-        "(default 5; stale after 2)")
-DRAIN = ("flakebench_drain_timeout", "flakebench_drain_timeout", "FLAKEBENCH_DRAIN_TIMEOUT",
-         "seconds workers get to finish in-flight operations after STOP (default 10)")
-OUTAGE = ("flakebench_store_outage", "flakebench_store_outage", "FLAKEBENCH_STORE_OUTAGE",
-          "seconds a run rides out an unreachable results store (its control plane): workers "
-          "keep measuring and the lag is reported; beyond it the run is finished from what the "
-          "controller holds and spooled (default 30)")
-RECOVER = ("flakebench_recover_after", "flakebench_recover_after", "FLAKEBENCH_RECOVER_AFTER",
-           "at the start of a session, runs left unfinished in the store with no change for "
-           "this many seconds (their controller died) are stored ABANDONED with what the "
-           "workers measured (default 60)")
-PARTIAL = ("flakebench_partial", "flakebench_partial", "FLAKEBENCH_PARTIAL",
-           "what a PARTIAL run (a worker died) does to its test: fail (default) or warn")
-COMPARE = ("flakebench_compare", "flakebench_compare", "FLAKEBENCH_COMPARE",
-           "compare every run with a baseline: last (default: the last comparable run of the "
-           "same test on the same target), a RUN id, or baseline:NAME")
-COMPARE_FAIL = ("flakebench_compare_fail", "flakebench_compare_fail", "FLAKEBENCH_COMPARE_FAIL",
-                "fail a test whose run regressed beyond these limits against its baseline, e.g. "
-                "p95:+10%,qps:-5% (noise-aware: the change must also be significant)")
-AB = ("flakebench_ab", "flakebench_ab", "FLAKEBENCH_AB",
-      "A/B mode: run every benchmark as short trials interleaved A B B A A B B A against its "
-      "own target (A) and this one (B, a URL or a named target); one verdict per test (B "
-      "against A, with the regression limits)")
-HTML = ("flakebench_html", "flakebench_html", "FLAKEBENCH_HTML",
-        "write a self-contained HTML report of the session's runs (charts, comparisons) to PATH")
-QUERY_SAMPLE = ("flakebench_query_sample", "flakebench_query_sample", "FLAKEBENCH_QUERY_SAMPLE",
-                "keep this fraction of operations (0..1, e.g. 0.01) as QUERY_EXECUTIONS records "
-                "in the store (default 0: none)")
-CONTROL = ("flakebench_control", "flakebench_control", "FLAKEBENCH_CONTROL",
-           "control-plane URL (sqlite:///path.db, postgresql://..., snowflake://...); default: "
-           "the results store, except a Snowflake store with local workers, which gets a "
-           "private SQLite file (every Snowflake poll is a billed query)")
-CREDIT_PRICE = ("flakebench_credit_price", "flakebench_credit_price", "FLAKEBENCH_CREDIT_PRICE",
-                "price of one Snowflake credit in your currency (e.g. 3.00): each Snowflake "
-                "run's cost is shown in credits and in that currency")
+
+def _option(dest: str, help_text: str) -> tuple[str, str, str, str]:
+    """(option dest, ini key, env var, help): the ini key is the dest, the env var its upper
+    case (``flakebench_store``, ``FLAKEBENCH_STORE``)."""
+    return dest, dest, dest.upper(), help_text
+
+
+ENABLE = _option("flakebench",
+                 "run benchmark tests (marked @pytest.mark.flakebench); without it they are "
+                 "skipped")
+STORE = _option("flakebench_store",
+                f"results store URL: sqlite:///path.db (default {DEFAULT_STORE_URL}), "
+                f"postgresql://..., or '{NO_STORE}' to keep nothing")
+JSON = _option("flakebench_json",
+               "write every run of the session as JSON ({\"version\": 1, \"runs\": [...]}) to PATH")
+SCALE = _option("flakebench_duration_scale",
+                "multiply every benchmark's duration and warmup by FACTOR (e.g. 0.1 for a quick CI "
+                "run)")
+JOIN = _option("flakebench_join_timeout",
+               "seconds to wait for every worker to join a run before it fails naming the missing "
+               "ones (default 120)")
+DEAD = _option("flakebench_dead_after",
+               "seconds without a heartbeat after which a worker is dead and the run PARTIAL "
+               "(default 5; stale after 2)")
+DRAIN = _option("flakebench_drain_timeout",
+                "seconds workers get to finish in-flight operations after STOP (default 10)")
+OUTAGE = _option("flakebench_store_outage",
+                 "seconds a run rides out an unreachable results store (its control plane): "
+                 "workers keep measuring and the lag is reported; beyond it the run is finished "
+                 "from what the controller holds and spooled (default 30)")
+RECOVER = _option("flakebench_recover_after",
+                  "at the start of a session, runs left unfinished in the store with no change for "
+                  "this many seconds (their controller died) are stored ABANDONED with what the "
+                  "workers measured (default 60)")
+PARTIAL = _option("flakebench_partial",
+                  "what a PARTIAL run (a worker died) does to its test: fail (default) or warn")
+COMPARE = _option("flakebench_compare",
+                  "compare every run with a baseline: last (default: the last comparable run of "
+                  "the same test on the same target), a RUN id, or baseline:NAME")
+COMPARE_FAIL = _option("flakebench_compare_fail",
+                       "fail a test whose run regressed beyond these limits against its baseline, "
+                       "e.g. p95:+10%,qps:-5% (noise-aware: the change must also be significant)")
+AB = _option("flakebench_ab",
+             "A/B mode: run every benchmark as short trials interleaved A B B A A B B A against "
+             "its own target (A) and this one (B, a URL or a named target); one verdict per test "
+             "(B against A, with the regression limits)")
+HTML = _option("flakebench_html",
+               "write a self-contained HTML report of the session's runs (charts, comparisons) to "
+               "PATH")
+QUERY_SAMPLE = _option("flakebench_query_sample",
+                       "keep this fraction of operations (0..1, e.g. 0.01) as QUERY_EXECUTIONS "
+                       "records in the store (default 0: none)")
+CONTROL = _option("flakebench_control",
+                  "control-plane URL (sqlite:///path.db, postgresql://..., snowflake://...); "
+                  "default: the results store, except a Snowflake store with local workers, which "
+                  "gets a private SQLite file (every Snowflake poll is a billed query)")
+CREDIT_PRICE = _option("flakebench_credit_price",
+                       "price of one Snowflake credit in your currency (e.g. 3.00): each Snowflake "
+                       "run's cost is shown in credits and in that currency")
 TARGETS_INI = ("flakebench_targets",
                "named targets, one per line: NAME = URL (also [tool.flakebench.targets.NAME] in "
                "pyproject.toml and env FLAKEBENCH_TARGET_<NAME>)")
