@@ -43,11 +43,18 @@ def test_a_one_second_stall_shows_in_qps_mode_not_in_closed_loop(
         assert o.latency.p99_us >= 900_000, o.latency
         assert o.late > 0
         assert o.lag_max_us >= 800_000
+        # ~1,000 of the ~4,000 operations were due during the 1 s stall and started up to 1 s
+        # late (~0.5 s on average): a mean of ~125 ms over every sent operation (126 and
+        # 128 ms measured); a wrong sum or divisor would be off by far more than these bounds
+        assert 50_000 <= o.lag_mean_us <= 400_000, (o.lag_mean_us, o.lag_max_us)
+        assert o.lag_mean_us <= o.lag_max_us
     else:
         # the closed loop sends nothing while stalled: only the in-flight operations saw it
         assert o.latency.max_us >= 900_000
         assert o.latency.p99_us < 100_000, o.latency
         assert o.late == 0
+        assert o.lag_mean_us == 0  # no schedule, no lag
+        assert o.lag_max_us == 0
 
 
 @pytest.mark.parametrize("workers", [1, 2])
