@@ -6,10 +6,8 @@ intended start. A probe thread sleeps 10 ms at a time and records how late it wa
 kernel's timer slack and wake-up time (~90 µs at the median on an idle 2-core VM), plus the
 time it waited for the interpreter (the GIL) and for a CPU, which every benchmark thread pays
 too before it can take its timestamps. So it tells milliseconds of contention (hundreds of
-threads, a thread holding the interpreter) from none, not a few microseconds: the probe cannot
-time its own return from the system call apart from getting the interpreter back (a probe
-that released the interpreter for a zero-timeout ``poll`` instead read 20 µs with another
-thread holding it, since that thread rarely woke in time to take it).
+threads, a thread holding the interpreter) from none, not a few microseconds: from Python the
+return from a system call cannot be timed apart from getting the interpreter back.
 """
 
 from __future__ import annotations
